@@ -1,0 +1,175 @@
+"""Every setting the bot reads, from the environment and an optional `.env`, validated once at start-up.
+
+The names of the contract in DESIGN.md (DISCORD_TOKEN, SORA_PROVIDER, SORA_BASE_URL, SORA_API_KEY,
+DATABASE_URL, DATA_DIR, DISCORD_GUILD_IDS) are kept exactly. Every variable here is documented in
+README.md and `.env.example`; a test checks the three agree.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ProviderName(StrEnum):
+    OPENAI = "openai"
+    JUHEAPI = "juheapi"
+    XINGCHAOYIQING = "xingchaoyiqing"
+    SIMULATED = "simulated"
+
+
+class MissingSetting(Exception):
+    """A required variable is not set; `variable` names it for the one-line error."""
+
+    def __init__(self, variable: str, why: str) -> None:
+        super().__init__(f"{variable} is not set: {why}")
+        self.variable = variable
+
+
+DEFAULT_BASE_URLS = {
+    ProviderName.OPENAI: "https://api.openai.com/v1",
+    ProviderName.JUHEAPI: "https://api.juheapi.com/v1",
+    ProviderName.XINGCHAOYIQING: "https://api.xingchaoyiqing.com/v1",
+    ProviderName.SIMULATED: "",
+}
+
+
+def _split_csv(value: Any) -> Any:
+    """Accept `a,b,c` (what people type in .env) as well as a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _json_object(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        return json.loads(text) if text else {}
+    return value
+
+
+CsvStr = Annotated[list[str], NoDecode]
+CsvInt = Annotated[list[int], NoDecode]
+JsonMap = Annotated[dict[str, str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- Discord -----------------------------------------------------------------------------
+    discord_token: SecretStr | None = Field(default=None, alias="DISCORD_TOKEN")
+    discord_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
+    discord_message_content: bool = Field(default=False, alias="DISCORD_MESSAGE_CONTENT")
+    bot_owner_ids: CsvInt = Field(default_factory=list, alias="BOT_OWNER_IDS")
+
+    # --- Provider ----------------------------------------------------------------------------
+    sora_provider: ProviderName = Field(default=ProviderName.OPENAI, alias="SORA_PROVIDER")
+    sora_base_url: str | None = Field(default=None, alias="SORA_BASE_URL")
+    sora_api_key: SecretStr | None = Field(default=None, alias="SORA_API_KEY")
+    # Overrides of the dialect profile, without code: {"status": "/result/{id}"} and {"sora-2": "x"}.
+    sora_paths: JsonMap = Field(default_factory=dict, alias="SORA_PATHS")
+    sora_models: JsonMap = Field(default_factory=dict, alias="SORA_MODELS")
+    sora_timeout_seconds: float = Field(default=30.0, gt=0, alias="SORA_TIMEOUT_SECONDS")
+    sora_requests_per_second: float = Field(default=2.0, gt=0, alias="SORA_REQUESTS_PER_SECOND")
+    sora_max_concurrent_jobs: int = Field(default=4, ge=1, alias="SORA_MAX_CONCURRENT_JOBS")
+    sora_allowed_models: CsvStr = Field(default_factory=lambda: ["sora-2", "sora-2-pro"],
+                                        alias="SORA_ALLOWED_MODELS")
+    sora_allowed_sizes: CsvStr = Field(
+        default_factory=lambda: ["720x1280", "1280x720", "1024x1792", "1792x1024"],
+        alias="SORA_ALLOWED_SIZES")
+    sora_allowed_seconds: CsvInt = Field(default_factory=lambda: [4, 8, 12], alias="SORA_ALLOWED_SECONDS")
+    sora_default_model: str = Field(default="sora-2", alias="SORA_DEFAULT_MODEL")
+    sora_default_size: str = Field(default="1280x720", alias="SORA_DEFAULT_SIZE")
+    sora_default_seconds: int = Field(default=4, alias="SORA_DEFAULT_SECONDS")
+    sora_max_prompt_chars: int = Field(default=32000, ge=1, alias="SORA_MAX_PROMPT_CHARS")
+    sora_max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="SORA_MAX_IMAGE_BYTES")
+    simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")
+
+    # --- Storage -----------------------------------------------------------------------------
+    database_url: str = Field(default="sqlite:///data/sora-bot.db", alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
+    retention_hours: float = Field(default=72.0, ge=0, alias="RETENTION_HOURS")
+    max_disk_mb: int = Field(default=2048, ge=1, alias="MAX_DISK_MB")
+
+    # --- Quota defaults for a new guild (admins change them with /sora-admin) ---------------------
+    quota_user_videos_per_day: int | None = Field(default=3, ge=0, alias="QUOTA_USER_VIDEOS_PER_DAY")
+    quota_user_seconds_per_day: int | None = Field(default=None, ge=0, alias="QUOTA_USER_SECONDS_PER_DAY")
+    quota_guild_seconds_per_month: int | None = Field(default=None, ge=0,
+                                                      alias="QUOTA_GUILD_SECONDS_PER_MONTH")
+    quota_guild_usd_per_month: float | None = Field(default=20.0, ge=0, alias="QUOTA_GUILD_USD_PER_MONTH")
+    quota_user_concurrent: int | None = Field(default=2, ge=0, alias="QUOTA_USER_CONCURRENT")
+    quota_guild_concurrent: int | None = Field(default=5, ge=0, alias="QUOTA_GUILD_CONCURRENT")
+    quota_user_cooldown_seconds: int = Field(default=30, ge=0, alias="QUOTA_USER_COOLDOWN_SECONDS")
+    quota_default_models: CsvStr = Field(default_factory=lambda: ["sora-2"], alias="QUOTA_DEFAULT_MODELS")
+    quota_default_seconds: CsvInt = Field(default_factory=lambda: [4, 8], alias="QUOTA_DEFAULT_SECONDS")
+    # USD per second of video, by "model" or "model@size"; the most specific key wins.
+    price_per_second: JsonMap = Field(
+        default_factory=lambda: {
+            "sora-2": "0.10",
+            "sora-2-pro": "0.30",
+            "sora-2-pro@1024x1792": "0.50",
+            "sora-2-pro@1792x1024": "0.50",
+        },
+        alias="PRICE_PER_SECOND",
+    )
+
+    # --- Operations --------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_format: str = Field(default="kv", pattern="^(kv|json)$", alias="LOG_FORMAT")
+    health_port: int | None = Field(default=None, ge=0, le=65535, alias="HEALTH_PORT")
+    health_host: str = Field(default="127.0.0.1", alias="HEALTH_HOST")
+
+    _csv = field_validator(
+        "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
+        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", mode="before",
+    )(_split_csv)
+    _json = field_validator("sora_paths", "sora_models", "price_per_second", mode="before")(_json_object)
+
+    @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
+                     "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
+                     "quota_user_concurrent", "quota_guild_concurrent", "health_port",
+                     "sora_base_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _fill_base_url(self) -> Settings:
+        if not self.sora_base_url:
+            self.sora_base_url = DEFAULT_BASE_URLS[self.sora_provider] or None
+        return self
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file named by DATABASE_URL (`sqlite:///relative` or `sqlite:////absolute`)."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            raise ValueError(f"DATABASE_URL must start with {prefix!r} (only SQLite is supported)")
+        return Path(self.database_url[len(prefix):])
+
+    def require_discord(self) -> str:
+        if self.discord_token is None or not self.discord_token.get_secret_value().strip():
+            raise MissingSetting("DISCORD_TOKEN", "the bot's token from the Discord developer portal")
+        return self.discord_token.get_secret_value()
+
+    def require_provider_key(self) -> str | None:
+        if self.sora_provider is ProviderName.SIMULATED:
+            return None
+        if self.sora_api_key is None or not self.sora_api_key.get_secret_value().strip():
+            raise MissingSetting(
+                "SORA_API_KEY", f"the {self.sora_provider.value} provider needs an API key "
+                "(or set SORA_PROVIDER=simulated to try the bot for free)")
+        return self.sora_api_key.get_secret_value()

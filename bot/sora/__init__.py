@@ -1,0 +1,1 @@
+"""The provider layer: one normalized model of a Sora video job over every relay dialect."""
