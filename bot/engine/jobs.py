@@ -1,0 +1,73 @@
+"""Job states (a closed enum) and the one function that says which transitions are legal.
+
+requested ─► submitting ─► queued ─► running ─► completed ─► downloading ─► delivering ─► delivered
+   │ (local wait)   │  └─► unknown (outcome of the create not known: reconciled, never resubmitted)
+   └──────────────► failed (refunded)           expired (refunded)       delivery retried; file kept
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.sora.models import VideoState
+
+
+class JobState(StrEnum):
+    REQUESTED = "requested"  # written with its quota reservation; waiting locally for a slot
+    SUBMITTING = "submitting"  # the upstream create may be in flight
+    UNKNOWN = "unknown"  # the create's outcome is unknown; reconciliation looks for it upstream
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"  # upstream finished; the download starts at once
+    DOWNLOADING = "downloading"
+    DELIVERING = "delivering"  # the file is on disk and verified; posting to Discord
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+TERMINAL = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED})
+UPSTREAM_ACTIVE = frozenset({JobState.SUBMITTING, JobState.UNKNOWN, JobState.QUEUED, JobState.RUNNING})
+# Jobs the poller works on when their next_poll_at is due.
+POLLED = frozenset({JobState.UNKNOWN, JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED,
+                    JobState.DOWNLOADING, JobState.DELIVERING})
+ACTIVE = frozenset(JobState) - TERMINAL
+
+_S = JobState
+_LEGAL: dict[JobState, frozenset[JobState]] = {
+    _S.REQUESTED: frozenset({_S.SUBMITTING, _S.FAILED}),
+    # back to requested only when the create certainly did not reach the provider (e.g. a 429)
+    _S.SUBMITTING: frozenset({_S.REQUESTED, _S.QUEUED, _S.RUNNING, _S.COMPLETED, _S.FAILED, _S.UNKNOWN}),
+    _S.UNKNOWN: frozenset({_S.QUEUED, _S.RUNNING, _S.COMPLETED, _S.FAILED}),
+    _S.QUEUED: frozenset({_S.RUNNING, _S.COMPLETED, _S.FAILED, _S.EXPIRED}),
+    _S.RUNNING: frozenset({_S.QUEUED, _S.COMPLETED, _S.FAILED, _S.EXPIRED}),
+    _S.COMPLETED: frozenset({_S.DOWNLOADING, _S.EXPIRED, _S.FAILED}),
+    _S.DOWNLOADING: frozenset({_S.COMPLETED, _S.DELIVERING, _S.EXPIRED, _S.FAILED}),
+    _S.DELIVERING: frozenset({_S.DOWNLOADING, _S.DELIVERED, _S.FAILED}),
+    _S.DELIVERED: frozenset(),
+    _S.FAILED: frozenset(),
+    _S.EXPIRED: frozenset(),
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, job_id: int, old: JobState, new: JobState) -> None:
+        super().__init__(f"job {job_id}: illegal transition {old.value} -> {new.value}")
+
+
+def can_transition(old: JobState, new: JobState) -> bool:
+    """Legal moves; staying in the same state (a progress update) is always allowed."""
+    return old == new or new in _LEGAL[old]
+
+
+def from_upstream(state: VideoState) -> JobState:
+    """Map the provider layer's closed set into ours: the one place this happens."""
+    match state:
+        case VideoState.QUEUED:
+            return JobState.QUEUED
+        case VideoState.RUNNING:
+            return JobState.RUNNING
+        case VideoState.COMPLETED:
+            return JobState.COMPLETED
+        case VideoState.FAILED:
+            return JobState.FAILED

@@ -1,0 +1,165 @@
+"""The repository against a real SQLite file: migrations, reservation transaction, CAS transitions,
+claiming, ledger settle/refund, guild settings and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.engine.jobs import IllegalTransition, JobState
+from db.database import latest_version, migration_state, open_database
+from db.repository import GuildConfig, NewJob, Repository, UsageRows
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def repo(tmp_path):
+    conn = await open_database(tmp_path / "db" / "bot.db")
+    clock = Clock()
+    yield Repository(conn, clock=clock)
+    await conn.close()
+
+
+def new_job(user: int = 1, guild: int | None = 10, prompt: str = "a cat") -> NewJob:
+    return NewJob(guild_id=guild, channel_id=100, user_id=user, kind="generate", prompt=prompt,
+                  model="sora-2", size="1280x720", seconds=4, provider="openai", idempotency_key=f"k-{prompt}")
+
+
+def allow_all(_usage: UsageRows) -> bool:
+    return True
+
+
+async def create(repo: Repository, job: NewJob, decide=allow_all, seconds: float = 4, usd: float = 0.4):
+    return await repo.create_job(job, decide=decide, allowed=bool, reserve_seconds=seconds,
+                                 reserve_usd=usd, month_start=repo.clock() - 86400 * 10)
+
+
+async def test_migrations_apply_once_and_record_version(tmp_path):
+    path = tmp_path / "bot.db"
+    conn = await open_database(path)
+    assert await migration_state(conn) == (latest_version(), latest_version())
+    await conn.close()
+    conn = await open_database(path)  # reopening applies nothing and keeps data
+    async with conn.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    async with conn.execute("PRAGMA foreign_keys") as cur:
+        assert (await cur.fetchone())[0] == 1
+    await conn.close()
+
+
+async def test_create_job_writes_job_and_reservation_together(repo):
+    job, decision = await create(repo, new_job())
+    assert decision is True and job is not None
+    assert job.state is JobState.REQUESTED and job.next_poll_at == repo.clock()
+    entry = await repo.ledger_entry(job.id)
+    assert entry["status"] == "reserved" and entry["seconds"] == 4 and entry["usd"] == pytest.approx(0.4)
+
+
+async def test_refused_decision_writes_nothing(repo):
+    job, decision = await create(repo, new_job(), decide=lambda usage: False)
+    assert job is None and decision is False
+    assert await repo.count_by_state() == {}
+
+
+async def test_usage_sees_reservations_and_active_jobs(repo):
+    seen: list[UsageRows] = []
+
+    def spy(usage: UsageRows) -> bool:
+        seen.append(usage)
+        return True
+
+    await create(repo, new_job(user=1, prompt="one"), decide=spy)
+    repo.clock.now += 60
+    await create(repo, new_job(user=2, prompt="two"), decide=spy)
+    repo.clock.now += 60
+    await create(repo, new_job(user=1, prompt="three"), decide=spy)
+    last = seen[-1]
+    assert [e.seconds for e in last.user_entries_24h] == [4]
+    assert last.guild_month_seconds == 8 and last.guild_month_usd == pytest.approx(0.8)
+    assert last.user_active == 1 and last.guild_active == 2
+    assert last.user_last_submit_at == repo.clock.now - 120
+
+
+async def test_concurrent_reservations_cannot_both_pass_the_last_unit(repo):
+    """Two submissions race for the last video of a 1-per-day limit: exactly one wins."""
+
+    def one_per_day(usage: UsageRows) -> bool:
+        return len(usage.user_entries_24h) < 1
+
+    results = await asyncio.gather(*(create(repo, new_job(prompt=f"p{i}"), decide=one_per_day)
+                                     for i in range(8)))
+    assert sum(job is not None for job, _ in results) == 1
+    assert sum((await repo.count_by_state()).values()) == 1
+
+
+async def test_transitions_are_compare_and_set_and_checked(repo):
+    job, _ = await create(repo, new_job())
+    moved = await repo.claim_requested(job.id, now=repo.clock())
+    assert moved.state is JobState.SUBMITTING and moved.submit_started_at == repo.clock()
+    assert await repo.claim_requested(job.id, now=repo.clock()) is None  # already moved
+    with pytest.raises(IllegalTransition):
+        await repo.transition(job.id, JobState.SUBMITTING, JobState.DELIVERED)
+    with pytest.raises(ValueError, match="unknown job columns"):
+        await repo.update(job.id, bogus=1)
+
+
+async def test_claim_due_leases_atomically(repo):
+    ids = []
+    for i in range(3):
+        job, _ = await create(repo, new_job(prompt=f"p{i}"))
+        await repo.claim_requested(job.id, repo.clock())
+        await repo.transition(job.id, JobState.SUBMITTING, JobState.QUEUED, provider_id=f"video_{i}",
+                              next_poll_at=repo.clock() + i)
+        ids.append(job.id)
+    claimed = await repo.claim_due(repo.clock() + 1, limit=10, lease=30)
+    assert [j.id for j in claimed] == ids[:2]
+    assert await repo.claim_due(repo.clock() + 1, limit=10, lease=30) == []  # leased
+    assert [j.id for j in await repo.claim_due(repo.clock() + 40, limit=10, lease=30)] == ids
+
+
+async def test_settle_and_refund_are_exclusive_and_idempotent(repo):
+    a, _ = await create(repo, new_job(prompt="a"), seconds=8, usd=0.8)
+    b, _ = await create(repo, new_job(prompt="b"))
+    assert await repo.settle(a.id, seconds=7.9, usd=0.79)
+    assert not await repo.refund(a.id, "late")  # settled stays settled
+    assert (await repo.ledger_entry(a.id))["seconds"] == pytest.approx(7.9)
+    assert await repo.refund(b.id, "failed")
+    assert not await repo.refund(b.id, "failed")
+    assert not await repo.settle(b.id, 4, 0.4)
+    # a settle can't charge more than was reserved
+    c, _ = await create(repo, new_job(prompt="c"), seconds=4, usd=0.4)
+    await repo.settle(c.id, seconds=12, usd=1.2)
+    assert (await repo.ledger_entry(c.id))["seconds"] == 4
+
+
+async def test_refunded_jobs_do_not_count(repo):
+    seen = []
+    job, _ = await create(repo, new_job(prompt="x"))
+    await repo.refund(job.id, "failed")
+    await create(repo, new_job(prompt="y"), decide=lambda u: seen.append(u) or True)
+    assert seen[0].user_entries_24h == [] and seen[0].guild_month_seconds == 0
+
+
+async def test_guild_config_tiers_blocks_and_audit(repo):
+    assert (await repo.guild_config(5)).limits == {}
+    await repo.save_guild_config(GuildConfig(5, {"user_videos_per_day": 9}, [1, 2], None), by=77,
+                                 action="limits.set", detail="user_videos_per_day=9")
+    cfg = await repo.guild_config(5)
+    assert cfg.limits == {"user_videos_per_day": 9} and cfg.channels == [1, 2]
+    await repo.set_role_tier(5, 900, {"allowed_models": ["sora-2-pro"]}, by=77)
+    assert await repo.role_tiers(5) == {900: {"allowed_models": ["sora-2-pro"]}}
+    await repo.set_blocked(5, 42, True, by=77, reason="spam")
+    assert await repo.is_blocked(5, 42)
+    await repo.set_blocked(5, 42, False, by=77)
+    assert not await repo.is_blocked(5, 42)
+    actions = [r["action"] for r in await repo.admin_log(5)]
+    assert actions == ["unblock", "block", "tier.set", "limits.set"]
+    assert all(r["user_id"] == 77 for r in await repo.admin_log(5))
