@@ -1,0 +1,116 @@
+"""First-frame images for `/sora image:`: check the upload, turn it upright, fit it to the video size.
+
+Only JPEG, PNG and WebP are accepted, recognized by their bytes (not the file name or the declared
+type). The image is rotated as its EXIF orientation says, cropped to fill WIDTHxHEIGHT (or padded with
+black), and re-encoded without any metadata (EXIF, GPS, ICC, comments). Pillow is CPU-bound, so async
+callers use `fit_first_frame_async`, which runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import re
+from typing import Literal
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from bot.sora.errors import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+WRONG_TYPE = "Images must be JPEG, PNG or WebP"
+MAX_PIXELS = 50_000_000  # ~7000×7000; bigger uploads are refused before decoding
+
+FitMode = Literal["crop", "pad"]
+OutputFormat = Literal["auto", "png", "jpeg"]
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The MIME type of a JPEG, PNG or WebP file judged by its first bytes, else None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """"1280x720" → (1280, 720)."""
+    match = re.fullmatch(r"\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*", size)
+    if match is None or int(match[1]) == 0 or int(match[2]) == 0:
+        raise InvalidRequest(f"bad size {size!r}", user_message="The size must look like 1280x720.")
+    return int(match[1]), int(match[2])
+
+
+def _open(data: bytes) -> Image.Image:
+    mime = sniff_image_type(data)
+    if mime is None:
+        raise InvalidRequest("image of an unaccepted type", user_message=WRONG_TYPE)
+    damaged = InvalidRequest("image could not be decoded",
+                             user_message="That image file is damaged or incomplete. Please upload it again.")
+    too_large = InvalidRequest("image has too many pixels",
+                               user_message="That image is too large. Please use one under 7000×7000 pixels.")
+    try:
+        image = Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP"))
+        if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
+            raise too_large
+        image.load()
+    except InvalidRequest:
+        raise
+    except Image.DecompressionBombError:
+        raise too_large from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise damaged from None
+    return image
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB pixels only; transparency becomes black (the padding colour)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def fit_first_frame(data: bytes, size: str, mode: FitMode = "crop", *,
+                    output: OutputFormat = "auto") -> tuple[bytes, str]:
+    """Return (image bytes, MIME type) of `data` fitted to `size`, upright and without metadata.
+
+    `crop` fills the frame and trims the overflow around the centre; `pad` keeps the whole picture
+    and adds black bars. `auto` writes PNG for PNG uploads and JPEG (quality 92) otherwise."""
+    width, height = parse_size(size)
+    if mode not in ("crop", "pad"):
+        raise ValueError(f"unknown fit mode {mode!r}")
+    source = _open(data)
+    source_format = source.format
+    try:
+        upright = ImageOps.exif_transpose(source)
+    except Exception:  # a broken EXIF block is no reason to refuse the picture
+        log.debug("ignoring an unreadable EXIF orientation", exc_info=True)
+        upright = source
+    pixels = _flatten(upright)
+    if mode == "crop":
+        fitted = ImageOps.fit(pixels, (width, height), method=Image.Resampling.LANCZOS)
+    else:
+        fitted = ImageOps.pad(pixels, (width, height), method=Image.Resampling.LANCZOS, color=(0, 0, 0))
+    # A fresh image carries pixels only: no info dict, no EXIF, no ICC profile.
+    clean = Image.new("RGB", fitted.size)
+    clean.paste(fitted)
+    fmt = ("png" if source_format == "PNG" else "jpeg") if output == "auto" else output
+    out = io.BytesIO()
+    if fmt == "png":
+        clean.save(out, format="PNG", optimize=False)
+        return out.getvalue(), "image/png"
+    clean.save(out, format="JPEG", quality=92, optimize=True)
+    return out.getvalue(), "image/jpeg"
+
+
+async def fit_first_frame_async(data: bytes, size: str, mode: FitMode = "crop", *,
+                                output: OutputFormat = "auto") -> tuple[bytes, str]:
+    """`fit_first_frame` in a worker thread, so the event loop keeps running."""
+    return await asyncio.to_thread(fit_first_frame, data, size, mode, output=output)
