@@ -1,0 +1,46 @@
+"""What a video costs the server owner: USD per second of video, by model and size.
+
+The table is `Settings.price_per_second` (PRICE_PER_SECOND): keys are "model" or "model@size", and
+the most specific key wins ("sora-2-pro@1792x1024" before "sora-2-pro"); a "*" key, when present,
+prices anything else. Amounts are decimal strings so money never goes through a float.
+
+Usage sketch::
+
+    cost = price("sora-2-pro", "1792x1024", 8, settings.price_per_second)   # Decimal("4.00")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+CENT_PRECISION = Decimal("0.0001")
+
+
+class UnknownPrice(LookupError):
+    """No key of the table prices this model and size."""
+
+    def __init__(self, model: str, size: str) -> None:
+        super().__init__(f"no price for model={model!r} size={size!r}")
+        self.model = model
+        self.size = size
+
+
+def price_per_second(model: str, size: str, table: Mapping[str, str | Decimal]) -> Decimal:
+    """USD per second of video for this model and size; raises `UnknownPrice`."""
+    for key in (f"{model}@{size}", model, "*"):
+        if key in table:
+            try:
+                value = Decimal(str(table[key]))
+            except InvalidOperation as exc:
+                raise ValueError(f"price for {key!r} is not a number: {table[key]!r}") from exc
+            if value < 0 or not value.is_finite():
+                raise ValueError(f"price for {key!r} must be a non-negative number")
+            return value
+    raise UnknownPrice(model, size)
+
+
+def price(model: str, size: str, seconds: float, table: Mapping[str, str | Decimal]) -> Decimal:
+    """The estimated USD cost of one video, to 1/100 of a cent; raises `UnknownPrice`."""
+    per_second = price_per_second(model, size, table)
+    return (per_second * Decimal(str(seconds))).quantize(CENT_PRECISION)
