@@ -51,6 +51,7 @@ class Job:
     error_message: str | None
     attempts: int
     next_poll_at: float | None
+    last_poll_at: float | None
     claimed_until: float | None
     created_at: float
     updated_at: float
@@ -281,6 +282,24 @@ class Repository:
             f"SELECT MIN(MAX(next_poll_at, COALESCE(claimed_until, 0))) FROM jobs "  # noqa: S608
             f"WHERE state IN ({marks})", values)
         return row[0] if row else None
+
+    async def earliest_requested(self) -> float | None:
+        row = await self._one("SELECT MIN(next_poll_at) FROM jobs WHERE state=?", (JobState.REQUESTED.value,))
+        return row[0] if row else None
+
+    async def job_by_provider_id(self, provider: str, provider_id: str) -> Job | None:
+        row = await self._one("SELECT * FROM jobs WHERE provider=? AND provider_id=?", (provider, provider_id))
+        return Job.from_row(row) if row else None
+
+    async def starts_since(self, since: float) -> list[tuple[int, float]]:
+        """(user_id, submit time) of every job sent upstream at or after `since` (fair-queue memory)."""
+        rows = await self._all(
+            "SELECT user_id, submit_started_at FROM jobs WHERE submit_started_at >= ?", (since,))
+        return [(r[0], r[1]) for r in rows]
+
+    async def release_leases(self) -> int:
+        """After a restart nobody holds a lease: make every claimed job claimable at once."""
+        return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL")
 
     async def recent_render_seconds(self, model: str, limit: int = 20) -> list[float]:
         rows = await self._all(

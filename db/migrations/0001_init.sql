@@ -22,6 +22,7 @@ CREATE TABLE jobs (
     error_message       TEXT,
     attempts            INTEGER NOT NULL DEFAULT 0,
     next_poll_at        REAL,
+    last_poll_at        REAL,
     claimed_until       REAL,
     created_at          REAL    NOT NULL,
     updated_at          REAL    NOT NULL,

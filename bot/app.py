@@ -1,0 +1,194 @@
+"""The discord.py Bot subclass and `serve()`, which builds every resource, runs, and releases them.
+
+Resources are built here (in `build_resources`) and injected: the database connection, the
+repository, the provider client, metrics. `setup_hook` loads the cogs, registers the persistent
+Remix button, syncs the commands and starts the job engine; `close()` stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+import discord
+from discord.ext import commands
+
+from bot.engine.context import EngineConfig, EngineContext
+from bot.engine.poller import Poller
+from bot.engine.service import JobService
+from bot.logs import setup_logging
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.sora.base import VideoProvider
+from bot.sora.factory import build_provider
+from db.database import open_database
+from db.repository import Repository
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin")
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    repo: Repository
+    provider: VideoProvider
+    metrics: Metrics
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.provider.aclose()
+        await self.repo.conn.close()
+
+
+async def build_resources(settings: Settings) -> Resources:
+    conn = await open_database(settings.database_path)
+    try:
+        provider = build_provider(settings)
+    except Exception:
+        await conn.close()
+        raise
+    return Resources(settings, Repository(conn), provider, Metrics())
+
+
+def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:
+    return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
+                        requests_per_second=settings.sora_requests_per_second, time_scale=time_scale)
+
+
+class SoraBot(commands.Bot):
+    def __init__(self, resources: Resources, *, engine: EngineConfig | None = None,
+                 extensions: tuple[str, ...] = EXTENSIONS, **options) -> None:
+        settings = resources.settings
+        intents = discord.Intents.default()
+        intents.message_content = settings.discord_message_content
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
+        self.settings = settings
+        self.resources = resources
+        self.repo = resources.repo
+        self.metrics = resources.metrics
+        self.extensions_to_load = extensions
+        from cogs.publisher import DiscordPublisher
+
+        self.publisher = DiscordPublisher(self)
+        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher,
+                                        engine or engine_config(settings), metrics=resources.metrics)
+        self.poller = Poller(self.engine_ctx)
+        self.jobs = JobService(self.engine_ctx, self.poller, settings)
+        self.commands_synced = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        from cogs.views import RemixButton
+
+        for name in self.extensions_to_load:
+            try:
+                await self.load_extension(name)
+            except Exception:
+                log.exception("could not load extension %s", name)
+        self.add_dynamic_items(RemixButton)
+        self.metrics.set_job_counts_source(self.repo.count_by_state)
+        await self.poller.start()
+        self.loop.create_task(self._sync_commands(), name="sync-commands")
+
+    async def _sync_commands(self) -> None:
+        try:
+            if self.settings.discord_guild_ids:
+                for guild_id in self.settings.discord_guild_ids:
+                    guild = discord.Object(guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+                log.info("commands synced to %d guild(s)", len(self.settings.discord_guild_ids))
+            else:
+                await self.tree.sync()
+                log.info("commands synced globally (they can take up to an hour to appear)")
+        except discord.HTTPException as exc:
+            log.error("command sync failed: %s", exc)
+        finally:
+            self.commands_synced.set()
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s in %d guild(s)", self.user, len(self.guilds))
+        for guild in self.guilds:
+            self.report_missing_permissions(guild)
+
+    def report_missing_permissions(self, guild: discord.Guild) -> list[str]:
+        """Log the text channels where the bot can't deliver videos; never raise."""
+        problems = []
+        me = guild.me
+        if me is None:
+            return problems
+        for channel in guild.text_channels:
+            perms = channel.permissions_for(me)
+            missing = [n for n in ("send_messages", "attach_files", "read_message_history") if not getattr(perms, n)]
+            if perms.view_channel and missing:
+                problems.append(f"#{channel.name}: missing {', '.join(missing)}")
+        if problems:
+            log.warning("guild %s: the bot can't deliver videos in %s", guild.id, "; ".join(problems))
+        return problems
+
+    async def close(self) -> None:
+        await self.poller.stop()
+        await super().close()
+
+
+async def serve(settings: Settings) -> int:
+    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
+    secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key) if s]
+    setup_logging(settings.log_level, settings.log_format, secrets)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    resources = await build_resources(settings)
+    bot = SoraBot(resources)
+    health = None
+    if settings.health_port is not None:
+        from bot.health import HealthServer
+
+        health = HealthServer(host=settings.health_host, port=settings.health_port, metrics=resources.metrics,
+                              checks=health_checks(bot))
+        await health.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        async with bot:
+            runner = asyncio.create_task(bot.start(settings.require_discord()))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if runner in done and runner.exception() is not None:
+                raise runner.exception()
+            log.info("shutting down")
+            await bot.close()
+            stopper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(runner, timeout=5)
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN: check the token in the developer portal")
+        return 2
+    finally:
+        if health is not None:
+            await health.stop()
+        await resources.aclose()
+    return 0
+
+
+def health_checks(bot: SoraBot) -> dict:
+    async def gateway() -> bool:
+        return bot.is_ready() and not bot.is_closed()
+
+    async def poller() -> bool:
+        return bot.poller.alive
+
+    async def database() -> bool:
+        try:
+            await bot.repo.ping_write()
+        except Exception:
+            return False
+        return True
+
+    return {"gateway": gateway, "poller": poller, "database": database}

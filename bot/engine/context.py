@@ -1,0 +1,80 @@
+"""What every part of the job engine shares: its configuration and its injected resources."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.engine.ports import Publisher
+from bot.engine.ratelimit import TokenBucket
+from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, expected_render_seconds
+from bot.sora.base import VideoProvider
+from bot.texts import JobView
+from db.repository import Job, Repository
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    data_dir: Path
+    max_upstream: int = 4  # provider-side concurrent jobs; beyond it jobs wait locally, fairly
+    max_parallel: int = 16  # in-flight work items of the poller (polls, downloads, deliveries)
+    requests_per_second: float = 2.0  # provider request-rate cap (token bucket)
+    burst: int = 4
+    lease_seconds: float = 300.0  # a claimed job is someone's for this long
+    progress_interval: float = 10.0  # at most one status edit per job per this many seconds
+    download_attempts: int = 4
+    delivery_attempts: int = 8
+    reconcile_window: float = 180.0  # how long a lost create is looked for upstream
+    grace_seconds: float = 5.0  # on stop: let in-flight calls finish this long, then cancel
+    time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
+
+
+@dataclass
+class EngineContext:
+    repo: Repository
+    provider: VideoProvider
+    publisher: Publisher
+    config: EngineConfig
+    clock: Callable[[], float] = time.time
+    rng: random.Random = field(default_factory=random.Random)
+    metrics: Metrics | None = None
+    bucket: TokenBucket | None = None
+    # guild id → (per-member cap, per-guild cap) of concurrent upstream jobs; None = no caps
+    concurrency: Callable[[int | None], Awaitable[tuple[int | None, int | None]]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.bucket is None:
+            self.bucket = TokenBucket(self.config.requests_per_second, self.config.burst)
+
+    @property
+    def schedule(self) -> ScheduleConfig:
+        return DEFAULT_CONFIG.scaled(self.config.time_scale)
+
+    async def expected_seconds(self, job: Job) -> float:
+        """Expected render time of `job` in this engine's clock, learning from recent jobs."""
+        history = await self.repo.recent_render_seconds(job.model)
+        return expected_render_seconds(job.model, job.size, job.seconds, history, time_scale=self.config.time_scale)
+
+    def videos_dir(self) -> Path:
+        path = self.config.data_dir / "videos"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def extra(self, job: Job, **more: object) -> dict[str, object]:
+        return {"job": job.id, "guild": job.guild_id, "user": job.user_id, **more}
+
+
+def job_view(job: Job) -> JobView:
+    """The plain facts messages mention, from our record."""
+    return JobView(job_id=str(job.id), user_id=job.user_id, prompt=job.prompt, model=job.model, size=job.size,
+                   seconds=job.seconds, remix_of=str(job.parent_job_id) if job.parent_job_id else None)

@@ -1,0 +1,135 @@
+"""From "upstream completed" to "the member has the MP4": download at once, verify, fit, post.
+
+completed ─► downloading ─► delivering ─► delivered
+The download happens before any Discord work (provider links expire: one hour for OpenAI's). The
+original stays on disk until delivered; Discord failures are retried with backoff and the publisher
+deduplicates a retried post (nonce, then the channel's recent messages), so a restart never posts
+twice. The quota reservation is settled at the real duration once delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bot import media
+from bot.engine.context import EngineContext, job_view
+from bot.engine.jobs import JobState
+from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from bot.engine.submit import fail
+from bot.sora import errors
+from bot.sora.models import Video
+from bot.texts import FailureKind, failure_text, result_caption
+from db.repository import Job
+
+log = logging.getLogger(__name__)
+
+
+def _backoff(attempt: int, scale: float) -> float:
+    return min(300.0, 5.0 * 2 ** attempt) * scale
+
+
+async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> None:
+    """`job` is `completed`: fetch the MP4 to DATA_DIR, verify it, move on to delivering."""
+    job = await ctx.repo.transition(job.id, JobState.COMPLETED, JobState.DOWNLOADING)
+    if job is None:
+        return
+    dest = ctx.videos_dir() / f"job-{job.id}.mp4"
+    partial = dest.with_suffix(".part")
+    try:
+        if video is None:
+            await ctx.bucket.acquire()
+            video = await ctx.provider.retrieve(job.provider_id)
+        await ctx.bucket.acquire()
+        size = await ctx.provider.download(video, partial)
+        info = await media.probe(partial)
+    except errors.DownloadExpired as exc:
+        partial.unlink(missing_ok=True)
+        log.warning("video expired before download: %s", exc, extra=ctx.extra(job))
+        await fail(ctx, job, JobState.DOWNLOADING, code="expired", state=JobState.EXPIRED,
+                   text=failure_text(job_view(job), FailureKind.EXPIRED))
+        return
+    except (errors.SoraError, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        attempts = job.attempts + 1
+        if attempts >= ctx.config.download_attempts:
+            log.error("download failed %d times, giving up: %s", attempts, exc, extra=ctx.extra(job))
+            await fail(ctx, job, JobState.DOWNLOADING, code="download_failed",
+                       text=failure_text(job_view(job), FailureKind.FAILED,
+                                         detail=getattr(exc, "user_message", None)))
+            return
+        delay = _backoff(attempts, ctx.config.time_scale)
+        log.warning("download failed (attempt %d), retrying in %.0fs: %s", attempts, delay, exc,
+                    extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, attempts=attempts,
+                                  next_poll_at=ctx.clock() + delay, claimed_until=None)
+        return
+    partial.replace(dest)
+    log.info("downloaded %d bytes, %.1fs %dx%d", size, info.duration, info.width, info.height,
+             extra=ctx.extra(job))
+    job = await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.DELIVERING, file_path=str(dest),
+                                    file_size=size, duration=info.duration, attempts=0,
+                                    completed_at=job.completed_at or ctx.clock())
+    if job is not None:
+        await deliver(ctx, job)
+
+
+async def deliver(ctx: EngineContext, job: Job) -> None:
+    """`job` is `delivering`: fit the file under the channel's limit and post it."""
+    path = Path(job.file_path or "")
+    if not path.exists():
+        # The file is gone (disk cleaned by hand?): fetch it again while the link may still live.
+        log.warning("local file missing before delivery; downloading again", extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.DOWNLOADING)
+        await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=ctx.clock())
+        return
+    try:
+        limit = await ctx.publisher.upload_limit(job)
+        fitted = await media.fit_to_limit(path, limit, path.parent)
+        try:
+            message_id = await _post(ctx, job, fitted)
+        except UploadTooLarge as exc:
+            smaller = int((exc.limit_bytes or limit) * 0.85)
+            log.warning("Discord said 413 at %d bytes; fitting to %d and retrying once", fitted.size_bytes,
+                        smaller, extra=ctx.extra(job))
+            fitted = await media.fit_to_limit(path, smaller, path.parent)
+            message_id = await _post(ctx, job, fitted)
+    except (DeliveryRetryable, media.MediaError, UploadTooLarge, OSError) as exc:
+        attempts = job.attempts + 1
+        if attempts >= ctx.config.delivery_attempts:
+            log.error("delivery failed %d times, giving up: %s", attempts, exc, extra=ctx.extra(job))
+            await fail(ctx, job, JobState.DELIVERING, code="undeliverable",
+                       text=failure_text(job_view(job), FailureKind.DELIVERY))
+            return
+        delay = max(getattr(exc, "retry_after", None) or 0.0, _backoff(attempts, ctx.config.time_scale))
+        log.warning("delivery failed (attempt %d), retrying in %.0fs: %s", attempts, delay, exc,
+                    extra=ctx.extra(job))
+        await ctx.repo.update(job.id, attempts=attempts, next_poll_at=ctx.clock() + delay, claimed_until=None)
+        return
+    except DeliveryRejected as exc:
+        log.error("Discord refused the result for good: %s", exc, extra=ctx.extra(job))
+        await fail(ctx, job, JobState.DELIVERING, code="undeliverable",
+                   text=failure_text(job_view(job), FailureKind.DELIVERY, detail=str(exc)))
+        return
+    now = ctx.clock()
+    done = await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.DELIVERED, result_message_id=message_id,
+                                     delivered_at=now, next_poll_at=None, claimed_until=None)
+    if done is None:
+        return
+    entry = await ctx.repo.ledger_entry(job.id)
+    if entry is not None and entry["seconds"] > 0:
+        actual = min(float(job.duration or job.seconds), float(entry["seconds"]))
+        await ctx.repo.settle(job.id, seconds=actual, usd=entry["usd"] * actual / entry["seconds"])
+    if ctx.metrics is not None and job.completed_at:
+        ctx.metrics.delivery_latency.observe(max(0.0, now - job.completed_at))
+    log.info("delivered as message %s", message_id, extra=ctx.extra(job))
+
+
+async def _post(ctx: EngineContext, job: Job, fitted: media.FitResult) -> int:
+    caption = result_caption(
+        job_view(job), actual_seconds=job.duration,
+        original_size=f"{fitted.original_width}x{fitted.original_height}" if fitted.compressed else None,
+        original_bytes=fitted.original_size_bytes if fitted.compressed else None)
+    if fitted.compressed and ctx.metrics is not None:
+        ctx.metrics.transcoded_bytes.inc(fitted.size_bytes)
+    return await ctx.publisher.publish_result(job, fitted.path, caption)

@@ -1,0 +1,292 @@
+"""The one background loop of the process: admits waiting jobs fairly, polls due jobs, hands
+finished ones to delivery, and publishes progress. Not one sleeping coroutine per job.
+
+Each turn: (1) admission — while the provider has free slots, the waiting (`requested`) jobs in
+round-robin order across users become `submitting` and are sent; (2) claim — one atomic statement
+leases the jobs whose `next_poll_at` is due; each runs as a tracked task under a bound on in-flight
+work, every provider call passing the token bucket; (3) sleep until the earliest `next_poll_at`, a
+wake-up (new job, finished work) or the stop switch. Stop: no more claims, in-flight work gets a
+grace period, then is cancelled; its lease lapses and the next start picks it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+from bot.engine import deliver, submit
+from bot.engine.context import EngineContext, job_view
+from bot.engine.fairness import Cap, pick_to_start, queue_positions
+from bot.engine.jobs import UPSTREAM_ACTIVE, JobState, from_upstream
+from bot.engine.schedule import estimate_remaining, next_poll_delay
+from bot.sora import errors
+from bot.sora.models import Video
+from bot.texts import FailureKind, failure_text, status_text
+from db.repository import Job
+
+log = logging.getLogger(__name__)
+
+_IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
+
+
+def _user(job: Job) -> int:
+    return job.user_id
+
+
+def _created(job: Job) -> float:
+    return job.created_at
+
+
+class Poller:
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight_ids: set[int] = set()
+        self.turns = 0
+        self.last_turn_at: float | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await recover_after_restart(self.ctx)
+        self._task = asyncio.create_task(self._run(), name="sora-poller")
+        self._task.add_done_callback(_log_task_failure)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self, grace: float | None = None) -> None:
+        grace = self.ctx.config.grace_seconds if grace is None else grace
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=grace)
+        if self._inflight:
+            _done, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+                log.info("stopped with %d in-flight job steps cancelled; they resume at next start", len(pending))
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # --- the loop ---------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                await self._turn()
+            except Exception:
+                log.exception("poller turn failed; retrying shortly")
+                await self._sleep(2.0)
+                continue
+            await self._sleep(await self._next_delay())
+
+    async def _turn(self) -> None:
+        self.turns += 1
+        self.last_turn_at = self.ctx.clock()
+        await self._admit()
+        free = self.ctx.config.max_parallel - len(self._inflight)
+        if free <= 0:
+            return
+        now = self.ctx.clock()
+        for job in await self.ctx.repo.claim_due(now, limit=free, lease=self.ctx.config.lease_seconds):
+            self._spawn(job, self._work(job))
+
+    async def _next_delay(self) -> float:
+        if len(self._inflight) >= self.ctx.config.max_parallel:
+            return _IDLE_MAX  # a finishing task wakes us
+        due = await self.ctx.repo.earliest_due()
+        waiting_due = await self.ctx.repo.earliest_requested()
+        candidates = [t for t in (due, waiting_due) if t is not None]
+        if not candidates:
+            return _IDLE_MAX
+        return max(0.0, min(min(candidates) - self.ctx.clock(), _IDLE_MAX))
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        waiter = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+
+    def _spawn(self, job: Job, coro) -> None:
+        self._inflight_ids.add(job.id)
+        task = asyncio.create_task(coro, name=f"job-{job.id}")
+        self._inflight.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._inflight.discard(t)
+            self._inflight_ids.discard(job.id)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("job step crashed", exc_info=t.exception(), extra=self.ctx.extra(job))
+            self._wake.set()
+
+        task.add_done_callback(done)
+
+    # --- admission: the local queue, fair across users ------------------------------------------------
+    async def _admit(self) -> None:
+        ctx = self.ctx
+        waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
+        if not waiting:
+            return
+        now = ctx.clock()
+        active = await ctx.repo.jobs_in_states(UPSTREAM_ACTIVE)
+        free = ctx.config.max_upstream - sum(1 for j in active if j.provider == ctx.provider.name)
+        by_user = Counter(j.user_id for j in active)
+        by_guild = Counter(j.guild_id for j in active)
+        caps = await self._caps(waiting, by_user, by_guild)
+        served = await self._served(waiting)
+        ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
+        for job in pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
+                                 running=served):
+            claimed = await ctx.repo.claim_requested(job.id, now)
+            if claimed is not None:
+                self._spawn(claimed, submit.submit(ctx, claimed))
+        still = [j for j in waiting if j.id not in self._inflight_ids]
+        positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
+        for job in still:
+            await publish_progress(ctx, job, position=positions[job.id])
+
+    async def _served(self, waiting: list[Job]) -> Counter:
+        """Round-robin memory: how many jobs each member has had sent upstream since their oldest
+        waiting job was made. A member who was just served waits behind one who wasn't."""
+        oldest: dict[int, float] = {}
+        for job in waiting:
+            oldest[job.user_id] = min(job.created_at, oldest.get(job.user_id, job.created_at))
+        served: Counter = Counter()
+        for user_id, started in await self.ctx.repo.starts_since(min(oldest.values())):
+            if user_id in oldest and started >= oldest[user_id]:
+                served[user_id] += 1
+        return served
+
+    async def _caps(self, waiting: list[Job], by_user: Counter, by_guild: Counter) -> list[Cap[Job]]:
+        """Per-member and per-guild concurrency caps, from each guild's limits."""
+        if self.ctx.concurrency is None:
+            return []
+        limits = {g: await self.ctx.concurrency(g) for g in {j.guild_id for j in waiting}}
+        user_guild = {j.user_id: j.guild_id for j in waiting}
+        return [Cap(_user, by_user, lambda user: limits[user_guild[user]][0]),
+                Cap(lambda j: j.guild_id, by_guild, lambda guild: limits[guild][1])]
+
+    # --- one step of one job -------------------------------------------------------------------------
+    async def _work(self, job: Job) -> None:
+        ctx = self.ctx
+        match job.state:
+            case JobState.UNKNOWN:
+                await submit.reconcile(ctx, job)
+            case JobState.QUEUED | JobState.RUNNING:
+                await poll_status(ctx, job)
+            case JobState.COMPLETED:
+                await deliver.download(ctx, job)
+            case JobState.DOWNLOADING:  # a lease that lapsed mid-download: start it again
+                await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, claimed_until=None)
+            case JobState.DELIVERING:
+                await deliver.deliver(ctx, job)
+            case _:
+                log.error("claimed a job in state %s", job.state, extra=ctx.extra(job))
+
+
+async def poll_status(ctx: EngineContext, job: Job) -> None:
+    """Ask the provider about one queued/running job and act on the answer."""
+    await ctx.bucket.acquire()
+    outcome = "error"
+    try:
+        video = await ctx.provider.retrieve(job.provider_id)
+        outcome = "ok"
+    except (errors.RateLimited, errors.ProviderUnavailable) as exc:
+        outcome = "busy"
+        delay = next_poll_delay(elapsed=0, expected=0, progress=job.progress, state=None,
+                                retry_after=getattr(exc, "retry_after", None), attempt_errors=job.attempts + 1,
+                                rng=ctx.rng, config=ctx.schedule)
+        log.info("status poll failed, next in %.1fs: %s", delay, exc, extra=ctx.extra(job))
+        await ctx.repo.update(job.id, attempts=job.attempts + 1, next_poll_at=ctx.clock() + delay,
+                              claimed_until=None)
+        return
+    except errors.NotFound:
+        outcome = "gone"
+        await submit.fail(ctx, job, job.state, code="not_found",
+                          text=failure_text(job_view(job), FailureKind.FAILED,
+                                            detail="The video service no longer knows this job."))
+        return
+    finally:
+        if ctx.metrics is not None:
+            ctx.metrics.status_requests.labels(provider=job.provider, outcome=outcome).inc()
+    await apply_status(ctx, job, video)
+
+
+async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
+    state = from_upstream(video.state)
+    if state is JobState.FAILED:
+        error = video.error
+        await submit.fail(ctx, job, job.state, code=(error.code if error else None) or "failed",
+                          text=submit.upstream_failure_text(job, error))
+        return
+    now = ctx.clock()
+    if state is JobState.COMPLETED:
+        done = await ctx.repo.transition(job.id, job.state, JobState.COMPLETED, progress=100, completed_at=now,
+                                         expires_at=video.expires_at.timestamp() if video.expires_at else None,
+                                         attempts=0, next_poll_at=now)
+        if done is not None:
+            await deliver.download(ctx, done, video)
+        return
+    started = job.submitted_at or job.created_at
+    elapsed = now - started
+    previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
+    expected = await ctx.expected_seconds(job)
+    delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
+                            poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
+    updated = await ctx.repo.transition(job.id, job.state, state, progress=video.progress, attempts=0,
+                                        last_poll_at=now, next_poll_at=now + delay, claimed_until=None)
+    if updated is not None:
+        remaining = estimate_remaining(elapsed, expected, video.progress, previous=previous,
+                                       config=ctx.schedule) / ctx.config.time_scale
+        await publish_progress(ctx, updated, eta_seconds=remaining)
+
+
+async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
+                           eta_seconds: float | None = None, force: bool = False) -> None:
+    """Edit the status message: at most every `progress_interval` s, and only when its text changed."""
+    text = status_text(job_view(job), state=job.state.value, progress=job.progress, queue_position=position,
+                       eta_seconds=eta_seconds)
+    now = ctx.clock()
+    if text == job.progress_text and not force:
+        return
+    if (not force and job.progress_published_at is not None
+            and now - job.progress_published_at < ctx.config.progress_interval):
+        return
+    try:
+        message_id = await ctx.publisher.publish_progress(job, text)
+    except Exception as exc:  # progress is best effort: never let it break the job
+        log.warning("progress edit failed: %s", exc, extra=ctx.extra(job))
+        return
+    await ctx.repo.update(job.id, progress_text=text, progress_published_at=now,
+                          status_message_id=message_id or job.status_message_id)
+
+
+async def recover_after_restart(ctx: EngineContext) -> None:
+    """Make every unfinished job workable again after a crash or restart."""
+    now = ctx.clock()
+    for job in await ctx.repo.jobs_in_states([JobState.SUBMITTING]):
+        # The create may or may not have gone out: never resend blindly, reconcile instead.
+        log.warning("found a job mid-submission after restart; reconciling", extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now, claimed_until=None)
+    for job in await ctx.repo.jobs_in_states([JobState.DOWNLOADING]):
+        await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
+                                  claimed_until=None)
+    await ctx.repo.release_leases()
+
+
+def _log_task_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the poller stopped", exc_info=task.exception())

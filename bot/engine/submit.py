@@ -1,0 +1,168 @@
+"""Sending a job upstream exactly once, and finding it again when a crash hid the outcome.
+
+The job row and its quota reservation already exist (state `requested`, see service.py). Here:
+`submitting` is written (durably, with `submit_started_at`) BEFORE the create is sent; the provider id
+is stored as soon as it is known. If the outcome is unknown (a timeout after sending, a crash between
+the POST and storing the id), the job becomes `unknown` and `reconcile` looks for it upstream (same
+idempotency key where the dialect honours one, else the list endpoint matched by prompt and time).
+It is never submitted again blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from bot.engine.context import EngineContext, job_view
+from bot.engine.jobs import JobState, from_upstream
+from bot.sora import errors
+from bot.sora.models import CreateVideo, Video, VideoError
+from bot.texts import FailureKind, failure_text
+from db.repository import Job
+
+log = logging.getLogger(__name__)
+
+_LOST_CONTACT = ("The bot lost contact with the service while submitting and could not confirm the video "
+                 "was started. It was not sent again, so nobody pays twice; please try again.")
+
+# How far before `submit_started_at` an upstream created_at may be and still be ours (clock skew).
+_SKEW = 120.0
+
+
+async def submit(ctx: EngineContext, job: Job) -> None:
+    """`job` is in `submitting` (claimed by the poller's admission). Send the create or remix."""
+    try:
+        await ctx.bucket.acquire()
+        video = await _send(ctx, job)
+    except errors.UnknownOutcome as exc:
+        log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
+        return
+    except (errors.RateLimited, errors.ProviderUnavailable) as exc:
+        # Certainly not accepted (the client raises these only when the request was refused or never
+        # reached the provider): wait locally and try again.
+        delay = getattr(exc, "retry_after", None) or min(300.0, 15.0 * (job.attempts + 1))
+        log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED,
+                                  next_poll_at=ctx.clock() + delay, attempts=job.attempts + 1,
+                                  submit_started_at=None)
+        return
+    except errors.SoraError as exc:
+        # Refused (bad input, content policy, auth, remix unsupported, parent gone): fail and refund.
+        log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
+        kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
+        await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
+                   text=failure_text(job_view(job), kind, detail=exc.user_message))
+        return
+    await adopt(ctx, job, JobState.SUBMITTING, video)
+    if ctx.metrics is not None:
+        ctx.metrics.submissions.labels(provider=job.provider, model=job.model).inc()
+
+
+async def _send(ctx: EngineContext, job: Job) -> Video:
+    if job.kind == "remix":
+        parent = await ctx.repo.get_job(job.parent_job_id) if job.parent_job_id else None
+        if parent is None or parent.provider_id is None:
+            raise errors.NotFound("the video to remix is unknown", user_message="The video to remix is gone.")
+        return await ctx.provider.remix(parent.provider_id, job.prompt, idempotency_key=job.idempotency_key)
+    image = None
+    if job.image_path:
+        image = await asyncio.to_thread(Path(job.image_path).read_bytes)
+    request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=image,
+                          image_mime=_mime_of(job.image_path) if image else None)
+    return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
+
+
+def _mime_of(path: str | None) -> str:
+    if path and path.endswith(".png"):
+        return "image/png"
+    if path and path.endswith(".webp"):
+        return "image/webp"
+    return "image/jpeg"
+
+
+async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Job | None:
+    """Record the upstream id and state; schedule the first poll after a share of the render time."""
+    now = ctx.clock()
+    state = from_upstream(video.state)
+    if state is JobState.FAILED:
+        await ctx.repo.update(job.id, provider_id=video.id)
+        await fail(ctx, job, old, code=(video.error.code if video.error else None) or "failed",
+                   text=upstream_failure_text(job, video.error))
+        return None
+    expected = await ctx.expected_seconds(job)
+    first = 0.0 if state is JobState.COMPLETED else expected * ctx.schedule.first_poll_share
+    if video.poll_after_seconds:
+        first = max(first, video.poll_after_seconds)
+    return await ctx.repo.transition(job.id, old, state, provider_id=video.id, submitted_at=now,
+                                     progress=video.progress, next_poll_at=now + first, claimed_until=None,
+                                     attempts=0)
+
+
+async def reconcile(ctx: EngineContext, job: Job) -> None:
+    """`job` is `unknown`: find what became of its create without sending a second paid one."""
+    provider = ctx.provider
+    found: Video | None = None
+    try:
+        await ctx.bucket.acquire()
+        if provider.supports_idempotency:
+            found = await _send(ctx, job)  # the same idempotency key returns the same job
+        elif provider.supports_list:
+            found = await _find_in_list(ctx, job)
+        else:
+            found = None
+    except (errors.RateLimited, errors.ProviderUnavailable, errors.UnknownOutcome) as exc:
+        log.info("reconcile postponed: %s", exc, extra=ctx.extra(job))
+        await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
+        return
+    except errors.SoraError as exc:
+        log.warning("reconcile failed: %s", exc, extra=ctx.extra(job))
+        found = None
+    if found is not None:
+        log.info("reconciled: upstream job %s found", found.id, extra=ctx.extra(job))
+        await adopt(ctx, job, JobState.UNKNOWN, found)
+        return
+    waited = ctx.clock() - (job.submit_started_at or job.created_at)
+    if provider.supports_list and waited < ctx.config.reconcile_window:
+        await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
+        return
+    log.warning("upstream outcome could not be confirmed; not resubmitting", extra=ctx.extra(job))
+    await fail(ctx, job, JobState.UNKNOWN, code="unknown_outcome",
+               text=failure_text(job_view(job), FailureKind.UNAVAILABLE, detail=_LOST_CONTACT))
+
+
+async def _find_in_list(ctx: EngineContext, job: Job) -> Video | None:
+    started = job.submit_started_at or job.created_at
+    for video in await ctx.provider.list(limit=100):
+        if video.prompt is not None and video.prompt.strip() != job.prompt.strip():
+            continue
+        if video.created_at is not None and video.created_at.timestamp() < started - _SKEW:
+            continue
+        if video.prompt is None and video.created_at is None:
+            continue
+        if await ctx.repo.job_by_provider_id(job.provider, video.id) is not None:
+            continue  # another job of ours already owns it
+        return video
+    return None
+
+
+async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: str,
+               state: JobState = JobState.FAILED) -> None:
+    """End the job (failed or expired), refund its reservation, and tell the requester."""
+    moved = await ctx.repo.transition(job.id, old, state, error_code=code[:64], error_message=text[:1000],
+                                      next_poll_at=None, claimed_until=None)
+    if moved is None:
+        return
+    await ctx.repo.refund(job.id, code)
+    if ctx.metrics is not None:
+        ctx.metrics.failures.labels(reason=code[:32]).inc()
+    try:
+        await ctx.publisher.publish_failure(moved, text)
+    except Exception:
+        log.exception("could not tell the requester about the failure", extra=ctx.extra(job))
+
+
+def upstream_failure_text(job: Job, error: VideoError | None) -> str:
+    kind = FailureKind.CONTENT_POLICY if error is not None and error.content_policy else FailureKind.FAILED
+    return failure_text(job_view(job), kind, detail=error.message if error else None)

@@ -1,0 +1,55 @@
+"""`/sora-jobs` (the caller's recent jobs) and `/sora-quota` (usage and what is left); both private."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.engine.jobs import JobState
+from bot.texts import progress_bar, safe_excerpt, shorten
+from cogs.common import requester_from_interaction, sora_bot
+
+_STATE_WORDS = {
+    JobState.REQUESTED: "⏳ waiting in line", JobState.SUBMITTING: "📨 sending", JobState.UNKNOWN: "❔ checking",
+    JobState.QUEUED: "⏳ queued", JobState.RUNNING: "🎞️ rendering", JobState.COMPLETED: "📥 fetching",
+    JobState.DOWNLOADING: "📥 fetching", JobState.DELIVERING: "📤 posting", JobState.DELIVERED: "✅ delivered",
+    JobState.FAILED: "❌ failed", JobState.EXPIRED: "⌛ expired",
+}
+
+
+class AccountCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = sora_bot(bot)
+
+    @app_commands.command(name="sora-jobs", description="Your recent Sora videos and their progress")
+    @app_commands.guild_only()
+    async def sora_jobs(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        jobs = await self.bot.repo.recent_jobs(interaction.user.id, interaction.guild_id, limit=10)
+        if not jobs:
+            await interaction.followup.send("You have no videos yet. Try `/sora prompt:…`!", ephemeral=True)
+            return
+        lines = ["**Your recent videos**"]
+        for job in jobs:
+            state = _STATE_WORDS.get(job.state, job.state.value)
+            line = f"`{job.id}` {state}"
+            if job.state is JobState.RUNNING:
+                line += f" {progress_bar(job.progress, width=10)}"
+            if job.result_message_id and interaction.guild_id:
+                line += (f" · [open](https://discord.com/channels/{interaction.guild_id}/{job.channel_id}/"
+                         f"{job.result_message_id})")
+            line += f" — {safe_excerpt(job.prompt, 60)}"
+            lines.append(line)
+        await interaction.followup.send(shorten("\n".join(lines), 2000), ephemeral=True)
+
+    @app_commands.command(name="sora-quota", description="How much video you can still make, and when it resets")
+    @app_commands.guild_only()
+    async def sora_quota(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        lines = await self.bot.jobs.quota_lines(requester_from_interaction(interaction))
+        await interaction.followup.send(shorten("\n".join(["**Your Sora quota**", *lines]), 2000), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AccountCog(bot))

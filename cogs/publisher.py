@@ -1,0 +1,144 @@
+"""The Discord side of the job engine's `Publisher` port: status edits, the result post, failures.
+
+Everything goes through the bot token (`channel.send`, message edits), never an interaction webhook,
+so a job that outlives the 15-minute interaction token is still delivered. Mentions: none by default;
+the requester alone is opted in on the result and failure messages.
+
+Exactly-once result posts: the post carries a nonce derived from the job id with `enforce_nonce`, so
+Discord itself drops a retried duplicate for a few minutes; before a retry we also look through the
+channel's recent messages for a result of this job (its Remix button's custom id names the job).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from cogs.views import RemixButton, remix_custom_id
+from db.repository import Job
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+HISTORY_LOOKBACK = 100  # messages searched for an earlier post of a result before posting again
+
+
+def result_nonce(job: Job) -> str:
+    """At most 25 characters, unique per job."""
+    return f"sora-result-{job.id}"[:25]
+
+
+class DiscordPublisher:
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        # The authoritative per-guild upload limit, from the latest interaction's attachment_size_limit.
+        self.upload_limits: dict[int, int] = {}
+
+    def remember_upload_limit(self, guild_id: int | None, limit: int | None) -> None:
+        if guild_id is not None and limit:
+            self.upload_limits[guild_id] = int(limit)
+
+    async def _channel(self, job: Job) -> discord.abc.Messageable:
+        channel = self.bot.get_channel(job.channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(job.channel_id)
+            except discord.NotFound as exc:
+                raise DeliveryRejected("the channel no longer exists") from exc
+            except discord.Forbidden as exc:
+                raise DeliveryRejected("the bot can no longer see this channel") from exc
+            except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
+                raise DeliveryRetryable(f"could not reach the channel: {exc}") from exc
+        return channel  # type: ignore[return-value]
+
+    # --- Publisher ---------------------------------------------------------------------------------
+    async def upload_limit(self, job: Job) -> int:
+        if job.guild_id is not None and job.guild_id in self.upload_limits:
+            return self.upload_limits[job.guild_id]
+        guild = self.bot.get_guild(job.guild_id) if job.guild_id else None
+        return guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+    async def publish_progress(self, job: Job, text: str) -> int | None:
+        channel = await self._channel(job)
+        if job.status_message_id:
+            message = channel.get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
+            try:
+                await message.edit(content=text, allowed_mentions=discord.AllowedMentions.none())
+                return job.status_message_id
+            except discord.NotFound:
+                log.info("status message was deleted; posting a new one", extra={"job": job.id})
+        reference = None
+        if job.reply_to_message_id:
+            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
+                                                 fail_if_not_exists=False)
+        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), reference=reference)
+        return sent.id
+
+    async def publish_result(self, job: Job, video: Path, caption: str) -> int:
+        channel = await self._channel(job)
+        if job.attempts > 0:
+            found = await self._find_earlier_result(channel, job)
+            if found is not None:
+                log.info("result was already posted as %s; not posting again", found, extra={"job": job.id})
+                return found
+        reference = None
+        if job.reply_to_message_id:
+            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
+                                                 fail_if_not_exists=False)
+        view = discord.ui.View(timeout=None)
+        view.add_item(RemixButton(job.id))
+        try:
+            sent = await channel.send(
+                caption, file=discord.File(video, filename=f"sora-{job.id}.mp4"), view=view,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], everyone=False,
+                                                         roles=False, replied_user=False),
+                nonce=result_nonce(job), reference=reference)
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryRetryable(f"network error while posting: {exc}") from exc
+        return sent.id
+
+    async def publish_failure(self, job: Job, text: str) -> None:
+        channel = await self._channel(job)
+        if job.status_message_id:
+            try:
+                await channel.get_partial_message(job.status_message_id).edit(  # type: ignore[attr-defined]
+                    content=text, allowed_mentions=discord.AllowedMentions.none())
+            except discord.HTTPException:
+                log.info("could not edit the status message", extra={"job": job.id})
+        await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)],
+                                                                          everyone=False, roles=False))
+
+    async def _find_earlier_result(self, channel: discord.abc.Messageable, job: Job) -> int | None:
+        wanted = remix_custom_id(job.id)
+        me = self.bot.user.id if self.bot.user else None
+        try:
+            async for message in channel.history(limit=HISTORY_LOOKBACK):
+                if message.author.id != me or not message.attachments:
+                    continue
+                for row in message.components:
+                    for child in getattr(row, "children", []):
+                        if getattr(child, "custom_id", None) == wanted:
+                            return message.id
+        except discord.HTTPException as exc:
+            raise _delivery_error(exc) from exc
+        return None
+
+
+def _delivery_error(exc: discord.HTTPException) -> Exception:
+    if exc.status == 413 or exc.code == 40005:
+        return UploadTooLarge(f"Discord refused the file as too large: {exc.text}")
+    if exc.status == 404:
+        return DeliveryRejected("the channel no longer exists")
+    if exc.status == 403:
+        # Missing permissions can be fixed by an admin: retried with backoff, then given up.
+        return DeliveryRetryable(f"missing permission to post here (code {exc.code})", retry_after=60)
+    return DeliveryRetryable(f"Discord error {exc.status} (code {exc.code})")

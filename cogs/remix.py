@@ -1,0 +1,110 @@
+"""Remix, four ways, one core: a reply to a result, the `Remix with Sora` context menu, the `Remix`
+button (cogs/views.py) and `/sora-remix`. Each ends in `JobService.request_remix`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.texts import reply_without_text_hint, safe_excerpt
+from cogs.common import missing_permissions_text, requester_from_interaction, requester_of, sora_bot
+from cogs.views import REMIX_PREFIX, RemixModal
+
+log = logging.getLogger(__name__)
+
+_NOT_A_RESULT = "That message isn't a finished Sora video, so there's nothing to remix."
+
+
+def job_id_from_message(message: discord.Message) -> int | None:
+    """The job behind a result message, read from its Remix button (no database needed)."""
+    for row in message.components:
+        for child in getattr(row, "children", []):
+            custom_id = getattr(child, "custom_id", None) or ""
+            if custom_id.startswith(REMIX_PREFIX) and custom_id[len(REMIX_PREFIX):].isdigit():
+                return int(custom_id[len(REMIX_PREFIX):])
+    return None
+
+
+async def remix_from_interaction(interaction: discord.Interaction, job_id: int, prompt: str) -> None:
+    """The shared end of the modal and /sora-remix: answer privately with the outcome."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = sora_bot(interaction.client)
+    missing = missing_permissions_text(interaction)
+    if missing:
+        await interaction.followup.send(missing, ephemeral=True)
+        return
+    parent = await bot.repo.get_job(job_id)
+    if parent is None:
+        await interaction.followup.send(f"I don't know a video `{job_id}`.", ephemeral=True)
+        return
+    outcome = await bot.jobs.request_remix(requester_from_interaction(interaction), parent, prompt)
+    await interaction.followup.send(outcome.message, ephemeral=True)
+
+
+class RemixCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = sora_bot(bot)
+        self.menu = app_commands.ContextMenu(name="Remix with Sora", callback=self.remix_menu)
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        job_id = job_id_from_message(message)
+        if job_id is None or message.author.id != interaction.client.user.id:
+            await interaction.response.send_message(_NOT_A_RESULT, ephemeral=True)
+            return
+        await interaction.response.send_modal(RemixModal(job_id))
+
+    @app_commands.command(name="sora-remix", description="Remix one of your Sora videos with a change")
+    @app_commands.describe(video="The video to remix (your finished videos)", prompt="What should change?")
+    @app_commands.guild_only()
+    async def sora_remix(self, interaction: discord.Interaction, video: str, prompt: str) -> None:
+        match = re.search(r"\d+", video)
+        if match is None:
+            await interaction.response.send_message("Pick a video from the list.", ephemeral=True)
+            return
+        await remix_from_interaction(interaction, int(match.group()), prompt)
+
+    @sora_remix.autocomplete("video")
+    async def video_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice]:
+        jobs = await self.bot.repo.remixable_jobs(interaction.user.id, interaction.guild_id, current.strip())
+        return [app_commands.Choice(name=f"{job.id} · {safe_excerpt(job.prompt, 80)}"[:100], value=str(job.id))
+                for job in jobs[:25]]
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """A reply to one of our result messages is a remix request; its text is the change."""
+        if message.author.bot or message.reference is None or message.reference.message_id is None:
+            return
+        parent = await self.bot.repo.job_by_result_message(message.reference.message_id)
+        if parent is None:
+            return
+        me = self.bot.user
+        text = message.content
+        if me is not None:
+            text = re.sub(rf"<@!?{me.id}>", "", text)
+        text = text.strip()
+        quiet = discord.AllowedMentions.none()
+        if not text:
+            await message.reply(reply_without_text_hint(), allowed_mentions=quiet, delete_after=60)
+            return
+        who = requester_of(self.bot, message.author, message.channel.id, message.guild.id if message.guild else None)
+        outcome = await self.bot.jobs.request_remix(who, parent, text, reply_to_message_id=parent.result_message_id)
+        if outcome.accepted:
+            try:
+                await message.add_reaction("🎬")
+            except discord.HTTPException:
+                log.info("could not react to a remix request", extra={"job": outcome.job.id})
+        else:
+            await message.reply(outcome.message, allowed_mentions=quiet, delete_after=60)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(RemixCog(bot))

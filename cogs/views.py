@@ -1,0 +1,48 @@
+"""The persistent `Remix` button and the modal that asks for the change.
+
+The button is a `DynamicItem`: its custom id (`sora:remix:<job id>`) carries the job, so it keeps
+working after a restart without any view kept in memory.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+REMIX_PREFIX = "sora:remix:"
+
+
+def remix_custom_id(job_id: int) -> str:
+    return f"{REMIX_PREFIX}{job_id}"
+
+
+class RemixModal(discord.ui.Modal):
+    change: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+        label="What should change?", placeholder="make it night, add snow…", style=discord.TextStyle.paragraph,
+        max_length=1000)
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}", timeout=None)
+        self.job_id = job_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        from cogs.remix import remix_from_interaction
+
+        await remix_from_interaction(interaction, self.job_id, self.change.value)
+
+
+class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<job_id>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(discord.ui.Button(label="Remix", style=discord.ButtonStyle.secondary, emoji="🎛️",
+                                           custom_id=remix_custom_id(job_id)))
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item,
+                             match: re.Match[str]) -> RemixButton:
+        return cls(int(match["job_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # A modal must be the first answer, at once (3 s rule).
+        await interaction.response.send_modal(RemixModal(self.job_id))
