@@ -1,0 +1,203 @@
+"""Pure poll scheduling: when to ask the provider about a job next, and how long a render takes.
+
+The aim (measured by bench/): at most ~8 status requests per job for 1–5 minute renders, and a
+finished render noticed within ~6 s (p95), even when the expected duration is off by ±50 %.
+How: the first poll comes after a share (65 %) of the expected time; once the provider reports
+progress, the finish time is extrapolated from the progress rate (two observations when given,
+which also cancels out time spent queued) and the next poll is aimed just after it, never more than
+`max_delay` away; past the estimate the interval starts at `min_delay` and widens slowly. Without
+progress (some relays report none) the interval is a fixed share of the expected time, so the
+detection lag is up to ~10 % of it. Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
+consecutive errors back off exponentially, and jitter (±10 % from the injected rng) spreads polls.
+
+`ScheduleConfig.scaled(f)` and `expected_render_seconds(..., time_scale=f)` shrink every constant,
+so a benchmark can run a "1–5 minute render" world at 1/60 speed.
+
+Usage sketch (in the poller, per job)::
+
+    expected = expected_render_seconds(job.model, job.size, job.seconds, history=recent_durations)
+    delay = next_poll_delay(elapsed=now - job.submitted_at, expected=expected, progress=video.progress,
+                            state=video.state, retry_after=None, poll_hint=video.poll_after_seconds,
+                            attempt_errors=job.poll_errors, rng=rng,
+                            previous=(job.last_elapsed, job.last_progress))
+    job.next_poll_at = now + delay
+    eta = estimate_remaining(elapsed, expected, video.progress, previous=...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.sora.models import VideoState
+
+BASE_SECONDS = 60.0
+PER_VIDEO_SECOND = 12.0
+PRO_FACTOR = 2.5
+LARGE_FACTOR = 1.5
+LARGE_AREA = 1280 * 720  # sizes with more pixels than 720p (1024x1792, 1792x1024) render slower
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    min_delay: float = 2.0  # never poll one job more often than this
+    max_delay: float = 60.0  # never leave a running job unpolled longer than this (hints excepted)
+    first_poll_share: float = 0.65  # first poll after this share of the expected render time
+    jitter: float = 0.10  # ±10 % of the delay
+    end_margin: float = 1.0  # aim this long after the extrapolated finish
+    no_progress_share: float = 0.10  # without progress: poll every 10 % of the expected time …
+    overdue_growth: float = 0.10  # … past the estimate: interval grows by 10 % of the overdue time
+    no_progress_horizon: float = 1.5  # (a render rarely takes longer than 1.5 × the expected time)
+    queued_share: float = 0.25  # still queued upstream: poll every 25 % of the expected time
+    error_base: float = 5.0  # after n consecutive errors wait error_base · 2^(n-1) …
+    error_max: float = 300.0  # … up to this
+    min_rate_points: int = 5  # two-point progress rate needs at least this many points of progress
+    stall_growth: float = 1.5  # progress did not move: next interval = 1.5 × the last one …
+    stall_max: float = 10.0  # … up to this (or the no-progress interval if shorter)
+    unreliable_share: float = 0.5  # with a one-point estimate, come back after this share of it
+
+    def scaled(self, time_scale: float) -> ScheduleConfig:
+        """Every absolute duration multiplied by `time_scale` (shares stay as they are)."""
+        return dataclasses.replace(
+            self, min_delay=self.min_delay * time_scale, max_delay=self.max_delay * time_scale,
+            end_margin=self.end_margin * time_scale, stall_max=self.stall_max * time_scale,
+            error_base=self.error_base * time_scale,
+            error_max=self.error_max * time_scale)
+
+
+DEFAULT_CONFIG = ScheduleConfig()
+
+
+def _is_large(size: str) -> bool:
+    width, _, height = size.lower().partition("x")
+    return width.isdigit() and height.isdigit() and int(width) * int(height) > LARGE_AREA
+
+
+def baseline_render_seconds(model: str, size: str, seconds: float) -> float:
+    """The a-priori guess: sora-2 60 s + 12 s per video second, pro × 2.5, larger sizes × 1.5."""
+    estimate = BASE_SECONDS + PER_VIDEO_SECOND * float(seconds)
+    if "pro" in model.lower():
+        estimate *= PRO_FACTOR
+    if _is_large(size):
+        estimate *= LARGE_FACTOR
+    return estimate
+
+
+def expected_render_seconds(model: str, size: str, seconds: float, history: Sequence[float] = (), *,
+                            time_scale: float = 1.0) -> float:
+    """Expected render time. `history`: recent actual durations (same model, ideally same size and
+    seconds, in the same clock as the result); their median is blended in with a weight that grows
+    with their number (1 → 1/3, 4 → 2/3, up to 0.8)."""
+    base = baseline_render_seconds(model, size, seconds) * time_scale
+    samples = [h for h in history if h > 0]
+    if not samples:
+        return base
+    weight = min(0.8, len(samples) / (len(samples) + 2))
+    return (1 - weight) * base + weight * statistics.median(samples)
+
+
+def _finish_estimate(elapsed: float, progress: int | None, previous: tuple[float, int | None] | None,
+                     config: ScheduleConfig) -> tuple[float, bool] | None:
+    """Extrapolated elapsed time at which progress reaches 100, and whether it rests on two
+    observations of progress (reliable) or on one counted from submission (too late when the job
+    sat in a queue first). None without usable progress. Integer progress p means somewhere in
+    [p, p+1): p + 0.5 is the unbiased guess."""
+    if progress is None or progress <= 0 or elapsed <= 0:
+        return None
+    done = min(progress + 0.5, 100.0)
+    if previous is not None:
+        then, before = previous
+        if before and progress - before >= config.min_rate_points and elapsed > then:
+            rate = (progress - before) / (elapsed - then)
+            return elapsed + (100.0 - done) / rate, True
+    return elapsed * 100.0 / done, False
+
+
+def estimate_remaining(elapsed: float, expected: float, progress: int | None, *,
+                       previous: tuple[float, int | None] | None = None,
+                       config: ScheduleConfig = DEFAULT_CONFIG) -> float:
+    """Seconds until the video is probably ready, for the "time left" members see (never < 0)."""
+    estimate = _finish_estimate(elapsed, progress, previous, config)
+    finish = expected if estimate is None else estimate[0]
+    return max(0.0, finish - elapsed)
+
+
+def _jittered(delay: float, spread: float, rng: random.Random) -> float:
+    return delay + rng.uniform(-spread, spread)
+
+
+def _base_delay(elapsed: float, expected: float, progress: int | None, state: VideoState | None,
+                previous: tuple[float, int | None] | None, config: ScheduleConfig,
+                rng: random.Random) -> float:
+    first_poll_at = config.first_poll_share * expected
+    estimate = _finish_estimate(elapsed, progress, previous, config)
+    finish, reliable = estimate if estimate is not None else (None, False)
+    if finish is None and elapsed < first_poll_at:
+        delay = min(first_poll_at - elapsed, config.max_delay)
+        return _jittered(delay, config.jitter * delay, rng)
+    if state is VideoState.QUEUED and finish is None:
+        delay = config.queued_share * expected
+        return _jittered(delay, config.jitter * delay, rng)
+    if finish is None:  # running without progress: the estimate is all we have
+        overdue = max(0.0, elapsed - config.no_progress_horizon * expected)
+        delay = config.no_progress_share * expected + config.overdue_growth * overdue
+        return _jittered(delay, config.jitter * delay, rng)
+    if previous is not None and previous[1] is not None and progress <= previous[1] < 100:
+        # No progress since the last poll: widen geometrically up to the no-progress interval.
+        since = max(0.0, elapsed - previous[0])
+        cap = max(config.min_delay, min(config.stall_max, config.no_progress_share * expected))
+        return min(cap, max(config.min_delay, config.stall_growth * since))
+    remaining = finish - elapsed
+    if remaining <= 0:  # past the extrapolated finish (e.g. stuck at 99 %): tight, widening slowly
+        delay = config.min_delay + config.overdue_growth * -remaining
+        return _jittered(delay, config.jitter * delay, rng)
+    aim = remaining + config.end_margin
+    if not reliable:
+        # One observation: its rate is a lower bound (the job may have queued first), so take the
+        # nearer of it and the expected pace, and come back partway for a second observation.
+        at_expected_pace = (100.0 - min(progress or 0, 100)) / 100.0 * expected
+        nearer = min(remaining, at_expected_pace)
+        aim = min(aim, max(config.min_delay, config.unreliable_share * nearer))
+    if aim <= config.max_delay:  # the finish is within reach: aim at it, barely jittered
+        return _jittered(aim, config.jitter * config.min_delay, rng)
+    return min(aim, _jittered(config.max_delay, config.jitter * config.max_delay, rng))
+
+
+def next_poll_delay(
+    *,
+    elapsed: float,
+    expected: float,
+    progress: int | None,
+    state: VideoState | str | None,
+    retry_after: float | None = None,
+    poll_hint: float | None = None,
+    attempt_errors: int = 0,
+    rng: random.Random,
+    previous: tuple[float, int | None] | None = None,
+    config: ScheduleConfig = DEFAULT_CONFIG,
+) -> float:
+    """Seconds from now until the next status request for one job.
+
+    `elapsed`: seconds since submission; `expected`: `expected_render_seconds(...)`; `progress` and
+    `state`: the last answer (None before the first one); `previous`: (elapsed, progress) of the poll
+    before that, if known; `retry_after` / `poll_hint`: the provider's wishes, honoured as floors;
+    `attempt_errors`: consecutive failed polls (backs off exponentially)."""
+    if state is not None:
+        state = VideoState(state)
+    if state in (VideoState.COMPLETED, VideoState.FAILED):
+        return 0.0
+    if previous is not None and previous[0] >= elapsed:
+        previous = None  # not an earlier observation (e.g. the latest one passed twice)
+    delay = _base_delay(max(0.0, elapsed), max(expected, config.min_delay), progress, state,
+                        previous, config, rng)
+    delay = min(max(config.min_delay, delay), config.max_delay)
+    if attempt_errors > 0:  # backing off may go past max_delay
+        backoff = min(config.error_base * 2 ** (attempt_errors - 1), config.error_max)
+        delay = max(delay, _jittered(backoff, config.jitter * backoff, rng))
+    for floor in (retry_after, poll_hint):
+        if floor is not None and floor > delay:
+            delay = floor + rng.uniform(0, config.jitter * config.min_delay)
+    return delay
