@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import quota
+from bot import admin, quota
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState
 from bot.engine.poller import Poller, publish_progress
@@ -84,8 +84,8 @@ class JobService:
         if requester.guild_id is None:
             return base
         config = await self.ctx.repo.guild_config(requester.guild_id)
-        guild = base.replace(**_limit_fields(config.limits)) if config.limits else base
-        tiers = [quota.RoleTier(role_id, quota.Limits(**_limit_fields(data)))
+        guild = admin.guild_limits(base, config.limits)
+        tiers = [admin.tier_from_json(role_id, data)
                  for role_id, data in (await self.ctx.repo.role_tiers(requester.guild_id)).items()]
         return quota.resolve_limits(guild, tiers, requester.role_ids)
 
@@ -217,11 +217,6 @@ class JobService:
         if decision.message:
             text += "\n" + decision.message
         return Outcome(text, job=job)
-
-
-def _limit_fields(data: dict) -> dict:
-    """The stored JSON of a guild's or tier's limits, keeping only fields `quota.Limits` knows."""
-    return {k: v for k, v in data.items() if k in quota.LIMIT_FIELDS}
 
 
 def _key() -> str:

@@ -1,0 +1,105 @@
+"""Pure helpers of `/sora-admin`: turn what a manager typed into stored limit changes, and the
+guild's settings into lines to show. No Discord, no SQL.
+
+Stored form (JSON in guild_settings.limits and role_tiers.limits): field name of `quota.Limits` →
+value; for a guild `null` means unlimited; for a role tier the string "unlimited" lifts the limit
+for holders of the role and an absent field inherits the guild's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot import quota
+
+UNLIMITED = "unlimited"
+NUMBER_FIELDS = {
+    "user_videos_per_day": "videos per member per 24 h",
+    "user_seconds_per_day": "video seconds per member per 24 h",
+    "guild_seconds_per_month": "video seconds per server per month",
+    "guild_usd_per_month": "budget per server per month (USD)",
+    "user_concurrent": "videos in progress per member",
+    "guild_concurrent": "videos in progress per server",
+    "user_cooldown_seconds": "seconds between a member's requests",
+    "max_seconds": "longest video (seconds)",
+}
+LIST_FIELDS = {"allowed_models": "models", "allowed_sizes": "sizes", "allowed_seconds": "durations (s)"}
+
+
+class AdminInputError(ValueError):
+    """What the manager typed can't be used; the message says why, in words."""
+
+
+def parse_number(field: str, text: str) -> Any:
+    """`none`/`off`/`unlimited`/`-1` → None (no limit); else a non-negative number."""
+    value = text.strip().lower()
+    if value in ("none", "off", "unlimited", "-1", ""):
+        return None
+    try:
+        number = Decimal(value.lstrip("$"))
+    except InvalidOperation:
+        raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).") from None
+    if number < 0:
+        raise AdminInputError("Limits can't be negative (use `none` for no limit).")
+    if field == "guild_usd_per_month":
+        return str(number)
+    if number != number.to_integral_value():
+        raise AdminInputError(f"{NUMBER_FIELDS[field]} must be a whole number.")
+    return int(number)
+
+
+def parse_list(field: str, text: str, allowed: list[Any]) -> list[Any] | None:
+    """A comma-separated allow-list, checked against what the provider offers; `all` → None."""
+    value = text.strip().lower()
+    if value in ("all", "any", "none", ""):
+        return None
+    items: list[Any] = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        item: Any = int(part) if field == "allowed_seconds" and part.isdigit() else part
+        if item not in allowed:
+            raise AdminInputError(f"`{part}` isn't offered; choose from {', '.join(map(str, allowed))}.")
+        items.append(item)
+    return items
+
+
+def apply_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    merged.update(changes)
+    unknown = set(merged) - set(quota.LIMIT_FIELDS)
+    if unknown:
+        raise AdminInputError(f"unknown limits: {', '.join(sorted(unknown))}")
+    return merged
+
+
+def tier_from_json(role_id: int, data: Mapping[str, Any]) -> quota.RoleTier:
+    unlimited = {k for k, v in data.items() if v == UNLIMITED and k in quota.LIMIT_FIELDS}
+    fields = {k: v for k, v in data.items() if k in quota.LIMIT_FIELDS and k not in unlimited}
+    return quota.RoleTier(role_id, quota.Limits(**fields), frozenset(unlimited))
+
+
+def guild_limits(base: quota.Limits, stored: Mapping[str, Any]) -> quota.Limits:
+    return base.replace(**{k: v for k, v in stored.items() if k in quota.LIMIT_FIELDS})
+
+
+def describe_limits(limits: quota.Limits) -> list[str]:
+    lines = []
+    for field, label in NUMBER_FIELDS.items():
+        value = getattr(limits, field)
+        shown = "no limit" if value is None else (f"${value}" if field == "guild_usd_per_month" else str(value))
+        lines.append(f"• {label}: **{shown}**")
+    for field, label in LIST_FIELDS.items():
+        value = getattr(limits, field)
+        shown = "all" if value is None else ", ".join(str(v) for v in sorted(value))
+        lines.append(f"• {label}: **{shown}**")
+    return lines
+
+
+def describe_tier(data: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in sorted(data.items()):
+        label = NUMBER_FIELDS.get(key) or LIST_FIELDS.get(key) or key
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        parts.append(f"{label}: {shown}")
+    return "; ".join(parts) or "(no changes)"

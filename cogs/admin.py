@@ -1,0 +1,186 @@
+"""`/sora-admin …` for server managers (default permission: Manage Server): limits, role tiers,
+channels, prices, a usage report, blocking members, and the log of changes. Every change is
+written with who made it (the admin_log table) and answered privately."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import admin, quota
+from bot.admin import AdminInputError
+from bot.texts import shorten, usd
+from cogs.common import sora_bot
+from db.repository import GuildConfig
+
+LIMIT_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.NUMBER_FIELDS.items()]
+LIST_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.LIST_FIELDS.items()]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class AdminGroup(app_commands.Group):
+    def __init__(self, bot: commands.Bot) -> None:
+        super().__init__(name="sora-admin", description="Sora settings for this server (managers only)")
+        self.bot = sora_bot(bot)
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(shorten(text, 2000), ephemeral=True)
+
+    def _allowed(self, field: str) -> list:
+        s = self.bot.settings
+        return {"allowed_models": s.sora_allowed_models, "allowed_sizes": s.sora_allowed_sizes,
+                "allowed_seconds": s.sora_allowed_seconds}[field]
+
+    @app_commands.command(name="show", description="This server's limits, tiers, channels and prices")
+    async def show(self, interaction: discord.Interaction) -> None:
+        repo, guild_id = self.bot.repo, interaction.guild_id
+        config = await repo.guild_config(guild_id)
+        limits = admin.guild_limits(quota.Limits.from_settings(self.bot.settings), config.limits)
+        lines = ["**Sora settings for this server**", *admin.describe_limits(limits)]
+        tiers = await repo.role_tiers(guild_id)
+        lines.append("**Role tiers:** " + ("none" if not tiers else ""))
+        lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
+        channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else "all channels"
+        lines.append(f"**Channels:** {channels}")
+        prices = await self.bot.jobs.prices_for(guild_id)
+        lines.append("**Prices per second:** " + ", ".join(f"{k} ${v}" for k, v in sorted(prices.items())))
+        await self._reply(interaction, "\n".join(lines))
+
+    @app_commands.command(name="limit", description="Set one limit (use 'none' for no limit)")
+    @app_commands.choices(limit=LIMIT_CHOICES)
+    async def limit(self, interaction: discord.Interaction, limit: app_commands.Choice[str], value: str) -> None:
+        try:
+            parsed = admin.parse_number(limit.value, value)
+        except AdminInputError as exc:
+            return await self._reply(interaction, str(exc))
+        await self._save_limits(interaction, {limit.value: parsed}, f"{limit.value}={parsed}")
+        shown = "no limit" if parsed is None else parsed
+        await self._reply(interaction, f"✅ {limit.name}: **{shown}**.")
+
+    @app_commands.command(name="allow", description="Which models, sizes or durations members may use")
+    @app_commands.choices(what=LIST_CHOICES)
+    @app_commands.describe(values="Comma-separated, e.g. sora-2,sora-2-pro — or 'all'")
+    async def allow(self, interaction: discord.Interaction, what: app_commands.Choice[str], values: str) -> None:
+        try:
+            parsed = admin.parse_list(what.value, values, self._allowed(what.value))
+        except AdminInputError as exc:
+            return await self._reply(interaction, str(exc))
+        await self._save_limits(interaction, {what.value: parsed}, f"{what.value}={parsed}")
+        await self._reply(interaction, f"✅ Allowed {what.name}: **{'all' if parsed is None else parsed}**.")
+
+    async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
+        config = await self.bot.repo.guild_config(interaction.guild_id)
+        merged = admin.apply_changes(config.limits, changes)
+        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, merged, config.channels, config.prices),
+                                              by=interaction.user.id, action="limits.set", detail=detail)
+
+    @app_commands.command(name="tier", description="Give a role its own limit (e.g. sora-2-pro for supporters)")
+    @app_commands.choices(setting=LIMIT_CHOICES + LIST_CHOICES)
+    @app_commands.describe(value="A number, 'unlimited', or a comma-separated list; 'clear' removes the setting")
+    async def tier(self, interaction: discord.Interaction, role: discord.Role,
+                   setting: app_commands.Choice[str], value: str) -> None:
+        tiers = await self.bot.repo.role_tiers(interaction.guild_id)
+        data = dict(tiers.get(role.id, {}))
+        text = value.strip().lower()
+        try:
+            if text == "clear":
+                data.pop(setting.value, None)
+            elif text == admin.UNLIMITED:
+                data[setting.value] = admin.UNLIMITED
+            elif setting.value in admin.LIST_FIELDS:
+                data[setting.value] = admin.parse_list(setting.value, value, self._allowed(setting.value))
+            else:
+                data[setting.value] = admin.parse_number(setting.value, value)
+        except AdminInputError as exc:
+            return await self._reply(interaction, str(exc))
+        await self.bot.repo.set_role_tier(interaction.guild_id, role.id, data or None, by=interaction.user.id)
+        await self._reply(interaction, f"✅ Tier for {role.mention}: {admin.describe_tier(data)}.")
+
+    @app_commands.command(name="channels", description="Limit the bot to some channels, or answer everywhere")
+    @app_commands.choices(action=[app_commands.Choice(name=n, value=n) for n in ("add", "remove", "everywhere")])
+    async def channels(self, interaction: discord.Interaction, action: app_commands.Choice[str],
+                       channel: discord.TextChannel | None = None) -> None:
+        config = await self.bot.repo.guild_config(interaction.guild_id)
+        current = list(config.channels or [])
+        if action.value != "everywhere" and channel is None:
+            return await self._reply(interaction, "Pick a channel.")
+        if action.value == "add" and channel.id not in current:
+            current.append(channel.id)
+        elif action.value == "remove" and channel.id in current:
+            current.remove(channel.id)
+        elif action.value == "everywhere":
+            current = []
+        await self.bot.repo.save_guild_config(
+            GuildConfig(config.guild_id, config.limits, current or None, config.prices), by=interaction.user.id,
+            action="channels.set", detail=",".join(map(str, current)) or "everywhere")
+        where = ", ".join(f"<#{c}>" for c in current) if current else "every channel"
+        await self._reply(interaction, f"✅ Sora answers in {where}.")
+
+    @app_commands.command(name="price", description="Set the USD price per second for a model (or model@size)")
+    async def price(self, interaction: discord.Interaction, key: str, usd_per_second: str) -> None:
+        model = key.split("@", 1)[0]
+        if model not in self.bot.settings.sora_allowed_models:
+            return await self._reply(interaction, f"`{model}` isn't a model this bot offers.")
+        try:
+            value = admin.parse_number("guild_usd_per_month", usd_per_second)
+        except AdminInputError as exc:
+            return await self._reply(interaction, str(exc))
+        config = await self.bot.repo.guild_config(interaction.guild_id)
+        prices = dict(config.prices or {})
+        if value is None:
+            prices.pop(key, None)
+        else:
+            prices[key] = value
+        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, config.limits, config.channels,
+                                                          prices or None),
+                                              by=interaction.user.id, action="price.set", detail=f"{key}={value}")
+        await self._reply(interaction, f"✅ Price for {key}: **{'default' if value is None else '$' + value}** / s.")
+
+    @app_commands.command(name="report", description="This month's usage: totals, spend estimate, top members")
+    async def report(self, interaction: discord.Interaction) -> None:
+        now = datetime.fromtimestamp(self.bot.engine_ctx.clock(), UTC)
+        since = quota.month_start(now).timestamp()
+        rows = await self.bot.repo.guild_report(interaction.guild_id, since, limit=10)
+        videos = sum(r[1] for r in rows)
+        seconds = sum(r[2] for r in rows)
+        spend = sum(r[3] for r in rows)
+        lines = [f"**Usage this month:** {videos} videos · {seconds:g} s · about {usd(spend)}"]
+        lines += [f"{i}. <@{user}> — {n} videos, {secs:g} s, {usd(cost)}"
+                  for i, (user, n, secs, cost) in enumerate(rows, start=1)]
+        await self._reply(interaction, "\n".join(lines))
+
+    @app_commands.command(name="block", description="Stop a member from making videos here")
+    async def block(self, interaction: discord.Interaction, member: discord.Member, reason: str = "") -> None:
+        await self.bot.repo.set_blocked(interaction.guild_id, member.id, True, by=interaction.user.id, reason=reason)
+        await self._reply(interaction, f"✅ {member.mention} can no longer make videos here.")
+
+    @app_commands.command(name="unblock", description="Let a blocked member make videos again")
+    async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        await self.bot.repo.set_blocked(interaction.guild_id, member.id, False, by=interaction.user.id)
+        await self._reply(interaction, f"✅ {member.mention} can make videos again.")
+
+    @app_commands.command(name="log", description="Recent changes to these settings, and who made them")
+    async def log(self, interaction: discord.Interaction) -> None:
+        rows = await self.bot.repo.admin_log(interaction.guild_id, limit=15)
+        lines = ["**Recent changes**"] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
+                                          for r in rows]
+        await self._reply(interaction, "\n".join(lines) if rows else "No changes yet.")
+
+
+class AdminCog(commands.Cog):
+    def __init__(self, bot: commands.Bot) -> None:
+        self.group = AdminGroup(bot)
+        bot.tree.add_command(self.group)
+        self.bot = bot
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.group.name)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AdminCog(bot))
+
