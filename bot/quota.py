@@ -14,9 +14,9 @@ Semantics worth knowing:
   /sora-admin, not by accident) and the guild concurrency cap (shared render capacity).
   `Decision.bypassed` lists the limits that would have refused, for the log.
 - Ledger: a reservation of `Decision.seconds` / `Decision.usd` is written with the job. When the
-  video is delivered it is settled at the real duration (`settle_amount`, `settle_cost`: never more
-  than reserved). A refund (failed, expired or never-submitted job) gives the whole reservation
-  back: the repository leaves refunded entries out of `Usage`, so they stop counting at once.
+  video is delivered it is settled at the real duration (`settle_amount`, `settle_cost` from
+  bot.pricing: never more than reserved). A refund (failed, expired or never-submitted job) gives
+  the whole reservation back: the repository leaves refunded entries out of `Usage`.
 
 Usage sketch::
 
@@ -40,7 +40,9 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from bot import texts
-from bot.pricing import CENT_PRECISION, UnknownPrice, price
+from bot.pricing import UnknownPrice, price
+from bot.pricing import settle_amount as settle_amount  # re-exported: ledger arithmetic
+from bot.pricing import settle_cost as settle_cost
 
 ROLLING_WINDOW = timedelta(hours=24)
 _EPSILON = 1e-9
@@ -63,14 +65,13 @@ def month_start(now: datetime) -> datetime:
 
 def next_month_start(now: datetime) -> datetime:
     start = month_start(now)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
 
 
 # --- limits and role tiers ---------------------------------------------------------------------------
 
-_CAPS = ("user_videos_per_day", "user_seconds_per_day", "guild_seconds_per_month",
-         "guild_usd_per_month", "user_concurrent", "guild_concurrent", "max_seconds")
 _ALLOW_LISTS = ("allowed_models", "allowed_sizes", "allowed_seconds")
 _LOWER_IS_GENEROUS = ("user_cooldown_seconds",)
 
@@ -143,12 +144,13 @@ class RoleTier:
 
     def over(self, base: Limits) -> Limits:
         """The limits a holder of only this role gets in a guild whose limits are `base`."""
-        changes: dict[str, Any] = {}
-        for name in LIMIT_FIELDS:
+        def value(name: str) -> Any:
+            if name in self.unlimited:
+                return None
             own = getattr(self.limits, name)
-            changes[name] = None if name in self.unlimited else own if own is not None else getattr(
-                base, name)
-        return Limits(**changes)
+            return own if own is not None else getattr(base, name)
+
+        return Limits(**{name: value(name) for name in LIMIT_FIELDS})
 
 
 def _most_generous(name: str, values: list[Any]) -> Any:
@@ -294,7 +296,7 @@ def _user_seconds(limit: int, requested: int, recent: Sequence[UsageEntry]) -> D
 
 def _numeric_refusals(request: Request, limits: Limits, usage: Usage, now: datetime,
                       cost: Decimal | None) -> list[Decision]:
-    found: list[Decision] = []
+    found: list[Decision | None] = []
     renew = next_month_start(now)
     if limits.guild_usd_per_month is not None and cost is None:
         found.append(Decision(False, texts.refused_unpriced(request.model, request.size), Refusal.UNPRICED))
@@ -338,6 +340,14 @@ def may_start(limits: Limits, user_active: int, guild_active: int, *, bypass: bo
     return None
 
 
+def _cost(request: Request, prices: Mapping[str, str | Decimal] | None) -> Decimal | None:
+    """The estimated cost; None without a price table or without a price for this model and size."""
+    try:
+        return price(request.model, request.size, request.seconds, prices) if prices is not None else None
+    except UnknownPrice:
+        return None
+
+
 def decide(request: Request, limits: Limits, usage: Usage, now: datetime, *,
            prices: Mapping[str, str | Decimal] | None = None, bypass: bool = False) -> Decision:
     """Allow or refuse one submission (see the module docstring for bypass and concurrency)."""
@@ -345,12 +355,7 @@ def decide(request: Request, limits: Limits, usage: Usage, now: datetime, *,
     refused = _allow_list_refusal(request, limits)
     if refused is not None:
         return refused
-    cost: Decimal | None = None
-    if prices is not None:
-        try:
-            cost = price(request.model, request.size, request.seconds, prices)
-        except UnknownPrice:
-            cost = None
+    cost = _cost(request, prices)
     refusals = _numeric_refusals(request, limits, usage, now, cost)
     if refusals and not bypass:
         return dataclasses.replace(_binding(refusals), seconds=request.seconds, usd=cost)
@@ -358,24 +363,6 @@ def decide(request: Request, limits: Limits, usage: Usage, now: datetime, *,
     message = texts.wait_for_slot(own=wait is Refusal.USER_CONCURRENT) if wait else ""
     return Decision(True, message, seconds=request.seconds, usd=cost, must_wait=wait,
                     bypassed=tuple(d.reason for d in refusals if d.reason is not None))
-
-
-# --- ledger arithmetic -------------------------------------------------------------------------------
-
-def settle_amount(reserved_seconds: float, actual_seconds: float | None) -> float:
-    """Seconds to charge for a delivered video: its real duration, never more than reserved (an
-    unknown or nonsensical duration charges the reservation)."""
-    if actual_seconds is None or actual_seconds <= 0:
-        return float(reserved_seconds)
-    return round(min(float(reserved_seconds), float(actual_seconds)), 3)
-
-
-def settle_cost(reserved_usd: Decimal, reserved_seconds: float, actual_seconds: float | None) -> Decimal:
-    """USD to charge: the reservation scaled down to `settle_amount` (never more than reserved)."""
-    if reserved_seconds <= 0:
-        return Decimal(reserved_usd)
-    share = Decimal(str(settle_amount(reserved_seconds, actual_seconds))) / Decimal(str(reserved_seconds))
-    return min(Decimal(reserved_usd), (Decimal(reserved_usd) * share).quantize(CENT_PRECISION))
 
 
 # --- /sora-quota -------------------------------------------------------------------------------------
@@ -419,24 +406,17 @@ def summarize(limits: Limits, usage: Usage, now: datetime, *,
                left(limits.user_videos_per_day, count), first_frees),
         Window("Your video seconds today", "s", seconds, limits.user_seconds_per_day,
                left(limits.user_seconds_per_day, seconds), first_frees),
-        Window("Server video seconds this month", "s", usage.guild_month_seconds,
-               limits.guild_seconds_per_month, left(limits.guild_seconds_per_month, usage.guild_month_seconds),
-               renew),
+        Window("Server video seconds this month", "s", usage.guild_month_seconds, limits.guild_seconds_per_month,
+               left(limits.guild_seconds_per_month, usage.guild_month_seconds), renew),
     ]
     if limits.guild_usd_per_month is not None:
-        windows.append(Window("Server budget this month", "usd", usage.guild_month_usd,
-                              limits.guild_usd_per_month,
+        windows.append(Window("Server budget this month", "usd", usage.guild_month_usd, limits.guild_usd_per_month,
                               left(limits.guild_usd_per_month, usage.guild_month_usd), renew))
     cooldown_until = None
     if limits.user_cooldown_seconds and usage.user_last_submission is not None:
         until = usage.user_last_submission + timedelta(seconds=limits.user_cooldown_seconds)
         cooldown_until = until if until > now else None
-    cost = None
-    if typical is not None and prices is not None:
-        try:
-            cost = price(typical.model, typical.size, typical.seconds, prices)
-        except UnknownPrice:
-            cost = None
+    cost = _cost(typical, prices) if typical is not None else None
     models = tuple(sorted(limits.allowed_models)) if limits.allowed_models is not None else None
     return QuotaSummary(tuple(windows), cooldown_until, usage.user_active_jobs, limits.user_concurrent,
                         models, typical, cost)
