@@ -27,8 +27,10 @@ from bot.sora.errors import FfmpegMissing, SoraError
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 2
-# Share of the byte budget kept for the MP4 container and encoder overshoot.
+# Share of the byte budget kept for the MP4 container and encoder overshoot, plus the overshoot of
+# x264's rate control in the first frames, which weighs more in a short clip (measured: ~0.25 s worth).
 CONTAINER_HEADROOM = 0.06
+ENCODER_WARMUP_SECONDS = 0.25
 # Below this many bits per pixel per frame H.264 turns to mush: fewer pixels look better than that.
 MIN_BITS_PER_PIXEL = 0.07
 MIN_SHORT_SIDE = 240
@@ -283,7 +285,7 @@ def _even(value: float) -> int:
 
 
 def plan_encode(*, limit_bytes: int, duration: float, width: int, height: int, fps: float | None,
-                has_audio: bool, headroom: float = CONTAINER_HEADROOM,
+                has_audio: bool, headroom: float | None = None,
                 min_bits_per_pixel: float = MIN_BITS_PER_PIXEL) -> EncodePlan:
     """Bitrates and picture size that make `duration` seconds fit in `limit_bytes`.
 
@@ -291,6 +293,8 @@ def plan_encode(*, limit_bytes: int, duration: float, width: int, height: int, f
     sides shrink by the same factor (even numbers, short side at least MIN_SHORT_SIDE)."""
     if duration <= 0 or limit_bytes <= 0:
         raise MediaError("can't plan a transcode without a duration and a size limit")
+    if headroom is None:
+        headroom = min(0.2, CONTAINER_HEADROOM + ENCODER_WARMUP_SECONDS / duration)
     total = limit_bytes * 8 * (1 - headroom) / duration
     audio = AUDIO_BITRATE if has_audio else 0
     if has_audio and total < 9 * AUDIO_BITRATE:  # tight budget: the picture matters more than the sound
