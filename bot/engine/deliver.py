@@ -16,6 +16,7 @@ from bot import media
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from bot.engine.progress import publish_progress
 from bot.engine.submit import fail
 from bot.sora import errors
 from bot.sora.models import Video
@@ -116,6 +117,7 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
                                      delivered_at=now, next_poll_at=None, claimed_until=None)
     if done is None:
         return
+    await publish_progress(ctx, done, force=True)
     entry = await ctx.repo.ledger_entry(job.id)
     if entry is not None and entry["seconds"] > 0:
         actual = min(float(job.duration or job.seconds), float(entry["seconds"]))

@@ -19,10 +19,11 @@ from bot.engine import deliver, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import UPSTREAM_ACTIVE, JobState, from_upstream
+from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, next_poll_delay
 from bot.sora import errors
 from bot.sora.models import Video
-from bot.texts import FailureKind, failure_text, status_text
+from bot.texts import FailureKind, failure_text
 from db.repository import Job
 
 log = logging.getLogger(__name__)
@@ -252,26 +253,6 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         remaining = estimate_remaining(elapsed, expected, video.progress, previous=previous,
                                        config=ctx.schedule) / ctx.config.time_scale
         await publish_progress(ctx, updated, eta_seconds=remaining)
-
-
-async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
-                           eta_seconds: float | None = None, force: bool = False) -> None:
-    """Edit the status message: at most every `progress_interval` s, and only when its text changed."""
-    text = status_text(job_view(job), state=job.state.value, progress=job.progress, queue_position=position,
-                       eta_seconds=eta_seconds)
-    now = ctx.clock()
-    if text == job.progress_text and not force:
-        return
-    if (not force and job.progress_published_at is not None
-            and now - job.progress_published_at < ctx.config.progress_interval):
-        return
-    try:
-        message_id = await ctx.publisher.publish_progress(job, text)
-    except Exception as exc:  # progress is best effort: never let it break the job
-        log.warning("progress edit failed: %s", exc, extra=ctx.extra(job))
-        return
-    await ctx.repo.update(job.id, progress_text=text, progress_published_at=now,
-                          status_message_id=message_id or job.status_message_id)
 
 
 async def recover_after_restart(ctx: EngineContext) -> None:

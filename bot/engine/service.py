@@ -19,7 +19,8 @@ from pathlib import Path
 from bot import admin, quota
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState
-from bot.engine.poller import Poller, publish_progress
+from bot.engine.poller import Poller
+from bot.engine.progress import publish_progress
 from bot.images import fit_first_frame_async
 from bot.settings import Settings
 from bot.sora import errors

@@ -1,0 +1,40 @@
+"""The whole product on loopback: the real SoraBot (discord.py) against the fake Discord and a
+provider (the free `simulated` one by default). Used by `python -m bot demo` and the e2e tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from bot.app import Resources, SoraBot, build_resources, engine_config
+from bot.sandbox.fake_discord import FakeDiscord
+from bot.settings import Settings
+
+
+@dataclass
+class Product:
+    fake: FakeDiscord
+    bot: SoraBot
+    resources: Resources
+
+
+@contextlib.asynccontextmanager
+async def running_product(fake: FakeDiscord, settings: Settings, *, time_scale: float = 0.01,
+                          progress_interval: float = 0.2, resources: Resources | None = None,
+                          **engine: object) -> AsyncIterator[Product]:
+    """Start SoraBot against `fake` (already started), commands synced; close everything on exit."""
+    own = resources is None
+    resources = resources or await build_resources(settings)
+    config = engine_config(settings, time_scale=time_scale)
+    import dataclasses
+
+    config = dataclasses.replace(config, progress_interval=progress_interval, **engine)  # type: ignore[arg-type]
+    bot = SoraBot(resources, engine=config, guild_ready_timeout=0.1)
+    try:
+        async with fake.run_bot(bot, timeout=10):
+            await bot.commands_synced.wait()
+            yield Product(fake, bot, resources)
+    finally:
+        if own:
+            await resources.aclose()
