@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -92,6 +93,7 @@ async def ffmpeg_slot() -> AsyncIterator[None]:
         yield
 
 
+@functools.cache
 def _nice_prefix() -> list[str]:
     nice = shutil.which("nice")
     return [nice, "-n", "10"] if nice else []

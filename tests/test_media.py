@@ -296,6 +296,13 @@ async def test_tight_limit_scales_down_and_refit_goes_smaller(sources, tmp_path)
     assert (await probe(again.path)).duration == pytest.approx(2.0, abs=0.5)
 
 
+async def test_a_failed_transcode_raises_and_leaves_nothing(sources, tmp_path):
+    with pytest.raises(MediaError, match="could not compress"):
+        await fit_to_limit(sources["medium"], 100_000, tmp_path, preset="no-such-preset")
+    assert list(tmp_path.iterdir()) == []
+    assert sources["medium"].exists()
+
+
 async def test_timeout_kills_ffmpeg_and_raises(big_source, tmp_path):
     out_dir = tmp_path / "slow-out"
     with pytest.raises(MediaError, match=r"longer than 0\.3 s to compress the video"):
