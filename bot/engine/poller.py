@@ -250,8 +250,7 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     updated = await ctx.repo.transition(job.id, job.state, state, progress=video.progress, attempts=0,
                                         last_poll_at=now, next_poll_at=now + delay, claimed_until=None)
     if updated is not None:
-        remaining = estimate_remaining(elapsed, expected, video.progress, previous=previous,
-                                       config=ctx.schedule) / ctx.config.time_scale
+        remaining = estimate_remaining(elapsed, expected, video.progress, previous=previous, config=ctx.schedule)
         await publish_progress(ctx, updated, eta_seconds=remaining)
 
 

@@ -211,7 +211,7 @@ class JobService:
             log.info("limits bypassed: %s", ",".join(r.value for r in decision.bypassed),
                      extra=self.ctx.extra(job))
         log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=self.ctx.extra(job))
-        eta = await self.ctx.expected_seconds(job) / self.ctx.config.time_scale
+        eta = await self.ctx.expected_seconds(job)
         await publish_progress(self.ctx, job, force=True)
         self.poller.wake()
         text = accepted_text(job_view(job), eta_seconds=eta, cost=cost if cost else None)
