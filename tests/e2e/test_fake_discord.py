@@ -42,6 +42,23 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"remix:(?
         await interaction.response.send_modal(RemixModal(self.job))
 
 
+class AckButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ack:(?P<mode>edit|defer)"):
+    def __init__(self, mode: str) -> None:
+        super().__init__(discord.ui.Button(label=mode, custom_id=f"ack:{mode}"))
+        self.mode = mode
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match):  # type: ignore[override]
+        return cls(match["mode"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        if self.mode == "edit":
+            await interaction.response.edit_message(content="edited by button")  # type 7
+        else:
+            await interaction.response.defer()  # type 6 on a component
+            await interaction.edit_original_response(content="edited after defer")
+
+
 class ProbeBot(commands.Bot):
     """A tiny bot exercising every surface the product uses."""
 
@@ -53,6 +70,7 @@ class ProbeBot(commands.Bot):
         self.errors: list[Exception] = []
         self.seen: list[discord.Message] = []
         self.app_perms: list[discord.Permissions] = []
+        self.fetched: list[str] = []
         self.slow_delay = 0.0
         self.cc_user_id = fake.user("bob").id  # named in the result, never pinged
         self.release = asyncio.Event()
@@ -67,6 +85,7 @@ class ProbeBot(commands.Bot):
             await inter.response.defer(thinking=True)
             size = len(await image.read()) if image else 0
             await inter.followup.send(f"queued {prompt} (image {size} bytes)")
+            await inter.followup.send("only for you", ephemeral=True)
             await inter.channel.send(
                 f"{inter.user.mention} done: {prompt} cc <@{self.cc_user_id}>",
                 file=discord.File(io.BytesIO(b"\x00\x00\x00\x18ftypmp42video"), "job1.mp4"),
@@ -99,6 +118,17 @@ class ProbeBot(commands.Bot):
             except discord.HTTPException as exc:
                 self.errors.append(exc)
 
+        @tree.command(name="panel", description="Buttons", guild=guild)
+        async def panel(inter: discord.Interaction) -> None:
+            view = discord.ui.View(timeout=None).add_item(AckButton("edit")).add_item(AckButton("defer"))
+            await inter.response.send_message("panel", view=view)
+
+        @tree.command(name="cleanup", description="Answer, read back, delete", guild=guild)
+        async def cleanup(inter: discord.Interaction) -> None:
+            await inter.response.send_message("temporary")
+            self.fetched.append((await inter.original_response()).content)
+            await inter.delete_original_response()
+
         @tree.command(name="pick", description="Pick a video", guild=guild)
         async def pick(inter: discord.Interaction, video: str) -> None:
             await inter.response.send_message(f"picked {video}", ephemeral=True)
@@ -117,7 +147,7 @@ class ProbeBot(commands.Bot):
         async def remix_this(inter: discord.Interaction, message: discord.Message) -> None:
             await inter.response.send_modal(RemixModal(str(message.id), labelled=True))
 
-        self.add_dynamic_items(RemixButton)
+        self.add_dynamic_items(RemixButton, AckButton)
         await tree.sync(guild=guild)
 
     async def on_message(self, message: discord.Message) -> None:
@@ -176,6 +206,9 @@ async def test_slash_defer_followup_and_channel_file_with_only_the_requester_pin
         assert await handle.response_type() == 5
         original = await handle.original()
         assert original.content == "queued a cat (image 300 bytes)" and not original.ephemeral
+        private = await handle.followup(1)
+        assert private.content == "only for you" and private.ephemeral
+        assert handle.record.followup_ids[0] == original.id  # the first followup replaced "thinking"
         result = await fake.wait_for_message(lambda m: m.attachments != [], channel="general")
         alice, bob = fake.user("alice"), fake.user("bob")
         assert result.content == f"<@{alice.id}> done: a cat cc <@{bob.id}>"
@@ -187,6 +220,7 @@ async def test_slash_defer_followup_and_channel_file_with_only_the_requester_pin
             assert await resp.read() == result.attachments[0].data
         assert len(fake.cdn_downloads) == 2  # the bot read the input image; the test read the video
         assert bot.app_perms[0].attach_files
+        assert private not in fake.messages("general") and original in fake.messages("general")
     assert all(c.status < 400 for c in fake.calls), [str(c) for c in fake.calls]
 
 
@@ -236,7 +270,9 @@ async def test_upload_limits_follow_boost_tier_and_interaction_limit(fake_discor
         with pytest.raises(discord.HTTPException) as too_big:
             await channel.send(file=discord.File(io.BytesIO(b"v" * (10 * MIB + 1)), "big.mp4"))
         assert (too_big.value.status, too_big.value.code) == (413, 40005)
-        fake.set_premium_tier(2)
+        await fake.set_premium_tier(2)
+        await fake.wait_until(lambda: channel.guild.premium_tier == 2)  # GUILD_UPDATE reached discord.py
+        assert channel.guild.filesize_limit == 50 * MIB
         sent = await channel.send(file=discord.File(io.BytesIO(b"v" * (10 * MIB + 1)), "big.mp4"))
         assert sent.attachments[0].size == 10 * MIB + 1
         handle = await fake.slash("alice", "general", "upload", {"size": 1001}, attachment_size_limit=1000)
@@ -281,7 +317,7 @@ async def test_nonce_with_enforce_nonce_returns_the_original(fake_discord: FakeD
 
 async def test_channel_overwrite_denies_the_bot(fake_discord: FakeDiscord) -> None:
     fake = fake_discord
-    fake.deny_bot("videos", Perm.ATTACH_FILES)
+    await fake.deny_bot("videos", Perm.ATTACH_FILES)
     bot = ProbeBot(fake)
     async with fake.run_bot(bot):
         videos = bot.get_channel(fake.channel("videos").id)
@@ -294,7 +330,8 @@ async def test_channel_overwrite_denies_the_bot(fake_discord: FakeDiscord) -> No
         await fake.slash("alice", "videos", "make", {"prompt": "p"})
         await fake.wait_until(lambda: bot.app_perms)
         assert not bot.app_perms[0].attach_files and bot.app_perms[0].send_messages
-        fake.deny_bot("videos", Perm.SEND_MESSAGES)
+        await fake.deny_bot("videos", Perm.SEND_MESSAGES)
+        await fake.wait_until(lambda: not videos.permissions_for(videos.guild.me).send_messages)  # CHANNEL_UPDATE
         with pytest.raises(discord.Forbidden):
             await videos.send("nope")
 
@@ -413,3 +450,40 @@ async def test_edit_rate_limit_answers_429_that_discord_py_waits_out(fake_discor
         assert time.perf_counter() - started >= 0.2
         assert fake.message(message.id).content == "progress 30%"
         assert [c.status for c in fake.calls_to("PATCH", "messages")] == [200, 200, 429, 200]
+
+
+async def test_component_updates_and_original_read_and_delete(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with fake.run_bot(bot := ProbeBot(fake)):
+        panel = await (await fake.slash("alice", "general", "panel")).original()
+        assert sorted(panel.custom_ids) == ["ack:defer", "ack:edit"]
+        edit = await fake.click("bob", panel, "ack:edit")
+        assert await edit.response_type() == 7
+        assert fake.message(panel.id).content == "edited by button"
+        defer = await fake.click("bob", panel, "ack:defer")
+        assert await defer.response_type() == 6
+        await fake.wait_until(lambda: fake.message(panel.id).content == "edited after defer")
+        assert fake.message(panel.id).edits == 2 and fake.message(panel.id).custom_ids == panel.custom_ids
+        temp = await fake.slash("alice", "general", "cleanup")
+        await fake.wait_until(lambda: temp.record.original_id and fake.message(temp.record.original_id).deleted)
+        assert bot.fetched == ["temporary"]
+        assert [c.method for c in fake.calls_to(route=r"/messages/@original$")] == ["PATCH", "GET", "DELETE"]
+
+
+async def test_fetch_routes_and_unknown_ids(fake_discord: FakeDiscord) -> None:
+    fake = fake_discord
+    async with fake.run_bot(bot := ProbeBot(fake)):
+        guild = await bot.fetch_guild(fake.world.guild_id)
+        assert (guild.name, guild.premium_tier) == ("Sora Sandbox", 0)
+        member = await guild.fetch_member(fake.user("mod").id)
+        assert member.guild_permissions.manage_guild
+        assert not (await guild.fetch_member(fake.user("alice").id)).guild_permissions.manage_guild
+        assert {r.name for r in await guild.fetch_roles()} >= {"@everyone", "Manager"}
+        videos = await bot.fetch_channel(fake.channel("videos").id)
+        assert isinstance(videos, discord.TextChannel) and videos.name == "videos"
+        assert (await bot.fetch_user(fake.user("bob").id)).name == "bob"
+        with pytest.raises(discord.NotFound) as no_user:
+            await bot.fetch_user(1)
+        with pytest.raises(discord.NotFound) as no_channel:
+            await bot.fetch_channel(2)
+        assert (no_user.value.code, no_channel.value.code) == (10013, 10003)

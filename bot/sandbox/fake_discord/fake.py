@@ -27,6 +27,7 @@ from bot.sandbox.fake_discord.state import (
     FakeChannel,
     FakeRole,
     FakeUser,
+    Intent,
     Overwrite,
     Perm,
     SnowflakeFactory,
@@ -86,14 +87,13 @@ class FakeDiscord(MemberDriver):
         self.manager_role = self._add_role("Manager", int(Perm.MANAGE_GUILD | Perm.MANAGE_MESSAGES))
         self.world.users[bot.id] = bot
         bot.roles.append(self.bot_role.id)
-        owner = self.add_member("owner")
-        self.world.owner_id = owner.id
+        self.world.owner_id = self._new_member("owner").id
         for name in channels:
-            self.add_channel(name)
+            self._new_channel(name)
         for name in members:
-            self.add_member(name)
+            self._new_member(name)
         for name in managers:
-            self.add_member(name, roles=[self.manager_role.id])
+            self._new_member(name, [self.manager_role.id])
         self.synced_commands: dict[int | None, list[dict[str, Any]]] = {}
         self.calls: list[RestCall] = []
         self.cdn_downloads: list[int] = []
@@ -189,19 +189,31 @@ class FakeDiscord(MemberDriver):
         self.world.roles[role.id] = role
         return role
 
-    def add_role(self, name: str, permissions: int) -> FakeRole:
-        return self._add_role(name, permissions)
-
-    def add_channel(self, name: str) -> FakeChannel:
+    def _new_channel(self, name: str) -> FakeChannel:
         channel = FakeChannel(self.snowflake(), name, self.world.guild_id, len(self.world.channels))
         self.world.channels[channel.id] = channel
         return channel
 
-    def add_member(self, name: str, *, roles: Iterable[int] = (), manager: bool = False) -> FakeUser:
+    def _new_member(self, name: str, roles: Iterable[int] = ()) -> FakeUser:
         user = FakeUser(self.snowflake(), name, roles=list(roles))
-        if manager:
-            user.roles.append(self.manager_role.id)
         self.world.users[user.id] = user
+        return user
+
+    # World edits are announced on the gateway like Discord does, so they may happen while a bot runs.
+    async def add_role(self, name: str, permissions: int) -> FakeRole:
+        role = self._add_role(name, permissions)
+        await self.gateway.dispatch("GUILD_ROLE_CREATE", {"guild_id": str(self.world.guild_id), "role": role.payload()})
+        return role
+
+    async def add_channel(self, name: str) -> FakeChannel:
+        channel = self._new_channel(name)
+        await self.gateway.dispatch("CHANNEL_CREATE", channel.payload(), intent=Intent.GUILDS)
+        return channel
+
+    async def add_member(self, name: str, *, roles: Iterable[int] = (), manager: bool = False) -> FakeUser:
+        user = self._new_member(name, [*roles, *([self.manager_role.id] if manager else [])])
+        payload = {**self.world.member_payload(user.id), "guild_id": str(self.world.guild_id)}
+        await self.gateway.dispatch("GUILD_MEMBER_ADD", payload, intent=Intent.GUILD_MEMBERS)
         return user
 
     @property
@@ -224,21 +236,25 @@ class FakeDiscord(MemberDriver):
                 return channel
         raise KeyError(f"no channel {key!r}")
 
-    def set_overwrite(self, channel: str | int | FakeChannel, target: FakeUser | FakeRole | int,
-                      *, allow: int = 0, deny: int = 0) -> None:
+    async def set_overwrite(self, channel: str | int | FakeChannel, target: FakeUser | FakeRole | int,
+                            *, allow: int = 0, deny: int = 0) -> None:
         """Channel permission overwrite for a member or role (e.g. deny the bot Attach Files)."""
         chan = self.channel(channel)
         target_id = target if isinstance(target, int) else target.id
         kind = 0 if target_id in self.world.roles else 1
         chan.overwrites[target_id] = Overwrite(target_id, kind, int(allow), int(deny))
+        await self.gateway.dispatch("CHANNEL_UPDATE", chan.payload(), intent=Intent.GUILDS)
 
-    def deny_bot(self, channel: str | int | FakeChannel, permissions: int) -> None:
-        self.set_overwrite(channel, self.world.bot, deny=permissions)
+    async def deny_bot(self, channel: str | int | FakeChannel, permissions: int) -> None:
+        await self.set_overwrite(channel, self.world.bot, deny=permissions)
 
-    def set_premium_tier(self, tier: int) -> None:
+    async def set_premium_tier(self, tier: int) -> None:
+        """Boost tier 0..3: the upload limit becomes 10/10/50/100 MiB (GUILD_UPDATE is sent)."""
         if tier not in (0, 1, 2, 3):
             raise ValueError("premium_tier must be 0..3")
         self.world.premium_tier = tier
+        guild = self.world.guild_payload(include_members=False, rest=True)
+        await self.gateway.dispatch("GUILD_UPDATE", guild, intent=Intent.GUILDS)
 
     # --- faults and call log ----------------------------------------------------------------
     def inject_fault(self, method: str, path: str, *, status: int = 500, times: int = 1,

@@ -155,27 +155,32 @@ class GatewayHub:
         return session
 
     # --- dispatch ---------------------------------------------------------------------------
-    async def _send(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
+    async def _send(self, session: GatewaySession, event: str, data: dict[str, Any]) -> bool:
+        """Sequence and buffer the event; True when it went out on a live connection."""
         async with session.lock:
             session.seq += 1
             frame = {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data}
             session.buffer.append(frame)
-            if session.ws is not None and not session.ws.closed:
-                with contextlib.suppress(ConnectionError, RuntimeError):
-                    await session.ws.send_str(json.dumps(frame))
+            if session.ws is None or session.ws.closed:
+                return False
+            try:
+                await session.ws.send_str(json.dumps(frame))
+            except (ConnectionError, RuntimeError):
+                return False
+            return True
 
     async def dispatch(self, event: str, data: dict[str, Any] | Callable[[GatewaySession], dict | None],
                        *, intent: int = 0) -> int:
-        """Send an event to every identified session (connected or resumable); returns how many got it."""
-        sent = 0
+        """Send an event to every identified session (live, or buffered for RESUME); returns how many
+        live connections got it (0: no bot is connected right now)."""
+        live = 0
         for session in list(self.sessions.values()):
             if intent and not session.has(intent):
                 continue
             payload = data(session) if callable(data) else data
             if payload is not None:
-                await self._send(session, event, payload)
-                sent += 1
-        return sent
+                live += await self._send(session, event, payload)
+        return live
 
     async def dispatch_message(self, event: str, msg: StoredMessage) -> None:
         world = self.fake.world

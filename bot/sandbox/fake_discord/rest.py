@@ -321,10 +321,7 @@ class RestRoutes:
 
     async def guild(self, request: web.Request) -> web.Response:
         self._guild(request)
-        body = self.fake.world.guild_payload(include_members=False)
-        for key in ("members", "channels", "threads", "voice_states", "presences"):
-            body.pop(key, None)
-        return json_response(body)
+        return json_response(self.fake.world.guild_payload(include_members=False, rest=True))
 
     async def guild_channels(self, request: web.Request) -> web.Response:
         self._guild(request)

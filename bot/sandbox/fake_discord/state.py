@@ -314,9 +314,10 @@ class World:
             body["permissions"] = str(self.permissions(user_id, channel_id))
         return body
 
-    def guild_payload(self, *, include_members: bool) -> dict[str, Any]:
+    def guild_payload(self, *, include_members: bool, rest: bool = False) -> dict[str, Any]:
+        """GUILD_CREATE's shape; `rest` drops what GET /guilds/{id} and GUILD_UPDATE do not carry."""
         member_ids = list(self.users) if include_members else [self.bot.id]
-        return {
+        body = {
             "id": str(self.guild_id), "name": self.guild_name, "icon": None, "owner_id": str(self.owner_id),
             "unavailable": False, "premium_tier": self.premium_tier, "premium_subscription_count": 0,
             "member_count": len(self.users), "large": False, "features": [], "preferred_locale": "en-US",
@@ -329,6 +330,10 @@ class World:
             "channels": [c.payload() for c in self.channels.values()],
             "members": [self.member_payload(uid) for uid in member_ids],
         }
+        if rest:
+            for key in ("members", "channels", "threads", "voice_states", "presences", "joined_at"):
+                body.pop(key, None)
+        return body
 
     def message_payload(self, msg: StoredMessage, *, blank: bool = False, nested: bool = False) -> dict:
         author = self.users.get(msg.author_id) or FakeUser(msg.author_id, "unknown")
