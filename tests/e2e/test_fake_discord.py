@@ -13,7 +13,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.sandbox.fake_discord import ClientRefused, FakeDiscord, Intent, Perm
+from bot.sandbox.fake_discord import ClientRefused, FakeDiscord, Intent, InteractionFailed, Perm
 
 MIB = 1024 * 1024
 
@@ -235,6 +235,8 @@ async def test_first_answer_after_the_deadline_is_unknown_interaction(fake_disco
         await fake.wait_until(lambda: bot.errors)
         assert isinstance(bot.errors[0], discord.NotFound) and bot.errors[0].code == 10062
         assert handle.failed
+        with pytest.raises(InteractionFailed, match="404"):
+            await handle.ack()
 
 
 async def test_second_callback_is_already_acknowledged(fake_discord: FakeDiscord) -> None:

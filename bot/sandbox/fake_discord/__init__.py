@@ -17,10 +17,11 @@ Start and wire (127.0.0.1, random port)::
 
 World: `fake.world` (guild id/name/premium_tier, `users`, `roles`, `channels`, `messages`, `files`),
   `fake.bot` (FakeUser), `fake.user("alice"|id)`, `fake.channel("general"|id)`; default members:
-  owner, alice, bob, mod (Manager role: Manage Server); channels general, videos.
-  `add_member(name, roles=(), manager=False)`, `add_channel(name)`, `add_role(name, perms)`,
-  `set_overwrite(channel, user|role|id, allow=, deny=)`, `deny_bot(channel, Perm.ATTACH_FILES)`,
-  `set_premium_tier(n)`: upload limit 10/10/50/100 MiB (`world.upload_limit`).
+  owner, alice, bob, mod (Manager role: Manage Server); channels general, videos. Edits are async and
+  announced on the gateway (so they work under a running bot): `await add_member(name, roles=(),
+  manager=False)`, `await add_channel(name)`, `await add_role(name, perms)`, `await set_overwrite(
+  channel, user|role|id, allow=, deny=)`, `await deny_bot(channel, Perm.ATTACH_FILES)`,
+  `await set_premium_tier(n)`: upload limit 10/10/50/100 MiB (`world.upload_limit`).
 
 Member side (all async; `ClientRefused` when the Discord client itself would refuse):
   `h = await fake.slash(user, channel, "sora" | "group sub", {"prompt": "x"}, {"image": b"..." |
@@ -30,9 +31,12 @@ Member side (all async; `ClientRefused` when the Discord client itself would ref
   `choices = await fake.autocomplete(user, channel, "sora-remix", {"video": "ab"}, focused="video")`;
   `msg = await fake.say(user, channel, "text", reply_to=msg, mention_bot=True, attachments={name: bytes})`.
   InteractionHandle: `await h.response()` (first callback, even a rejected one: `.type .status .code`),
-  `await h.ack()` (accepted one), `await h.response_type()`, `await h.original(settled=True)`,
-  `await h.followup(i)`, `await h.modal()`, `await h.choices()`, `h.failed`, `h.record` (callbacks,
-  original_id, followup_ids, payload).
+  `await h.ack()` (accepted one; `InteractionFailed` once the deadline passed without one),
+  `await h.response_type()`, `await h.original(settled=True)`,
+  `await h.followup(i)`, `await h.modal()`, `await h.choices()`, `h.failed`, `h.delivered` (a bot was
+  connected), `h.record` (callbacks, original_id, followup_ids, payload). As on Discord, the first
+  followup after a deferred (type 5) answer replaces the "thinking" message, so it is followup 0 and
+  the original at once; modals are read from the bot's type-9 answer (text inputs in rows or labels).
 
 Reading: `fake.messages(channel)` (visible, oldest first), `fake.message(id)`,
   `await fake.wait_for_message(pred, channel=, timeout=)`, `await fake.wait_until(fn, timeout)`.
@@ -54,10 +58,15 @@ Faults and records: `fake.inject_fault("POST", r"/channels/\\d+/messages", statu
   retry_after=0.05, hang=False, delay=0.0)`; `fake.calls` / `fake.calls_to(method, route_regex,
   status=)` → RestCall(method, path, route, status, code, body, at); `fake.cdn_downloads`;
   `fake.gateway.identifies` (intents per IDENTIFY), `fake.gateway.resumes`, `await fake.drop_gateway()`;
-  `fake.advance(seconds)` moves the fake's clock (deadlines, token and nonce lifetimes).
+  `fake.advance(seconds)` moves the fake's clock (deadlines, token and nonce lifetimes; discord.py's
+  own `Interaction.expires_at` still follows the real clock).
+
+Client behaviour worth knowing: discord.py sleeps 1, 3, 5... s before retrying a 500, so keep injected
+500s few; a session the fake does not know (after `gateway.sessions.clear()`) is invalidated and
+discord.py waits 5 s before it IDENTIFYs again, while a dropped connection RESUMEs at once.
 """
 
-from bot.sandbox.fake_discord.actors import ClientRefused, InteractionHandle
+from bot.sandbox.fake_discord.actors import ClientRefused, InteractionFailed, InteractionHandle
 from bot.sandbox.fake_discord.fake import FakeDiscord
 from bot.sandbox.fake_discord.rules import DiscordError
 from bot.sandbox.fake_discord.server import Fault, RestCall
@@ -83,6 +92,7 @@ __all__ = [
     "FakeUser",
     "Fault",
     "Intent",
+    "InteractionFailed",
     "InteractionHandle",
     "InteractionRecord",
     "Perm",

@@ -35,6 +35,10 @@ class ClientRefused(Exception):
     """The Discord client would not let the member do this (so nothing reaches the bot)."""
 
 
+class InteractionFailed(Exception):
+    """The member would see "This interaction failed": no accepted answer within the deadline."""
+
+
 class InteractionHandle:
     """What a test holds after an interaction: wait for the bot's answer and read it."""
 
@@ -59,9 +63,15 @@ class InteractionHandle:
                                           timeout, f"a callback to interaction {self.id}")
 
     async def ack(self, timeout: float = 5.0) -> CallbackRecord:
-        """The accepted first answer (type 4/5/6/7/8/9)."""
-        return await self.fake.wait_until(lambda: self.record.accepted, timeout,
-                                          f"an accepted callback to interaction {self.id}")
+        """The accepted first answer (type 4/5/6/7/8/9); `InteractionFailed` as soon as none can come."""
+        def accepted() -> CallbackRecord | None:
+            if self.record.accepted is None and self.failed:
+                tried = [f"type {c.type} -> {c.status} ({c.code})" for c in self.record.callbacks]
+                raise InteractionFailed(f"interaction {self.id} ({self.record.name or self.record.type}) "
+                                        f"got no accepted answer in time; callbacks: {tried or 'none'}")
+            return self.record.accepted
+
+        return await self.fake.wait_until(accepted, timeout, f"an accepted callback to interaction {self.id}")
 
     async def response_type(self, timeout: float = 5.0) -> int:
         return (await self.ack(timeout)).type
@@ -345,4 +355,4 @@ def _submitted(comp: dict[str, Any], values: Mapping[str, str]) -> dict[str, Any
     return {"type": comp.get("type", 1), "components": [_submitted(c, values) for c in comp.get("components") or []]}
 
 
-__all__ = ["ClientRefused", "FakeRole", "InteractionHandle", "MemberDriver"]
+__all__ = ["ClientRefused", "FakeRole", "InteractionFailed", "InteractionHandle", "MemberDriver"]

@@ -103,9 +103,8 @@ def _attachments(fake: FakeDiscord, channel_id: int, body: MessageBody,
 def _mentions(fake: FakeDiscord, msg: StoredMessage, allowed: dict[str, Any] | None) -> None:
     world = fake.world
     replied = world.messages.get(msg.reference_id) if msg.reference_id else None
-    can_everyone = msg.author_id in world.users and bool(
-        world.permissions(msg.author_id, msg.channel_id) & Perm.MENTION_EVERYONE
-    ) if msg.channel_id in world.channels else False
+    known_author = msg.author_id in world.users and msg.channel_id in world.channels
+    can_everyone = known_author and bool(world.permissions(msg.author_id, msg.channel_id) & Perm.MENTION_EVERYONE)
     msg.mentions, msg.mention_roles, msg.mention_everyone = resolve_mentions(
         msg.content, allowed, known_users=set(world.users), known_roles=set(world.roles),
         replied_author=replied.author_id if replied and not replied.deleted else None,
