@@ -1,0 +1,374 @@
+"""`HttpVideoProvider`: one async httpx client that speaks every relay dialect through its profile.
+
+What differs between relays lives in `dialects.py` (data); how answers are read lives in `parse.py`;
+when to send again is decided by `retry.py`. This file sends requests and streams downloads.
+
+The API key goes only into the `Authorization` header of requests to the base URL's origin: never
+into a log line or an error, and never to a download host elsewhere (pre-signed URLs carry their own
+authorization, and some storage services refuse a request that carries two).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.sora.dialects import CreateEncoding, DialectProfile
+from bot.sora.errors import (
+    DownloadExpired,
+    DownloadFailed,
+    NotFound,
+    OperationUnsupported,
+    ProviderUnavailable,
+    SoraError,
+    UnknownOutcome,
+)
+from bot.sora.models import CreateVideo, Variant, Video
+from bot.sora.parse import error_from_response, parse_video, parse_video_list, request_id
+from bot.sora.retry import Action, Failure, RetryPolicy
+from bot.sora.validate import RequestLimits
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "sora-bot/0.1 (+https://github.com/)"
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_LIST_PAGE_MAX = 100
+# A pre-signed URL that no longer works answers one of these (S3 and most CDNs say 403).
+_EXPIRED_DIRECT = frozenset({401, 403, 404, 410})
+_EXPIRED_CONTENT = frozenset({404, 410})
+
+
+def _failure_of(exc: httpx.HTTPError) -> Failure | None:
+    """How far a request got before `exc`; None for an error that retrying cannot mend."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ProxyError):
+        return Failure.CONNECT
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure.TIMEOUT
+    if isinstance(exc, httpx.TransportError) and not isinstance(
+            exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return Failure.BROKEN
+    return None
+
+
+def _port(url: httpx.URL) -> int | None:
+    return url.port or {"http": 80, "https": 443}.get(url.scheme)
+
+
+class HttpVideoProvider:
+    """A `VideoProvider` over HTTP. Give it an `httpx.AsyncClient` to share a connection pool (it is
+    then not closed by `aclose`), or let it build its own."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        profile: DialectProfile,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        limits: RequestLimits | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        chunk_size: int = 256 * 1024,
+    ) -> None:
+        if not base_url or not base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must be an http(s) URL, e.g. https://api.openai.com/v1")
+        if not api_key:
+            raise ValueError("an API key is required")
+        self._base = base_url.rstrip("/")
+        self._base_url = httpx.URL(self._base)
+        self._api_key = api_key
+        self._secrets = (api_key,)
+        self._profile = profile
+        self._timeout = httpx.Timeout(timeout)
+        self._retry = retry or RetryPolicy()
+        self._limits = limits or RequestLimits()
+        self._sleep = sleep
+        self._chunk_size = chunk_size
+        self._owns_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=self._timeout)
+        self.name = profile.name
+        self.supports_remix = profile.has("remix")
+        self.supports_list = profile.has("list")
+        self.supports_idempotency = profile.idempotency_header is not None
+
+    @property
+    def profile(self) -> DialectProfile:
+        return self._profile
+
+    async def __aenter__(self) -> HttpVideoProvider:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # --- the transport: one request, retried per the policy ------------------------------------
+
+    def _same_origin(self, url: httpx.URL) -> bool:
+        base = self._base_url
+        return (url.scheme, url.host, _port(url)) == (base.scheme, base.host, _port(base))
+
+    def _describe(self, method: str, url: httpx.URL) -> str:
+        """For logs and errors: the path on our API, only the host for a (signed) download URL."""
+        if self._same_origin(url):
+            return f"{method} {url.path}"
+        return f"{method} {url.host}/…"
+
+    async def _send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        replay_safe: bool,
+        auth: bool = True,
+        stream: bool = False,
+        follow_redirects: bool = False,
+        idempotency_key: str | None = None,
+        **request: Any,
+    ) -> httpx.Response:
+        """Send with retries; return the final response, whatever its status. Raises
+        `ProviderUnavailable`/`RateLimited` when retries are spent, `UnknownOutcome` when a request
+        that is not safe to replay may have taken effect."""
+        url = httpx.URL(url)
+        headers = {"User-Agent": USER_AGENT, **request.pop("headers", {})}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        if idempotency_key and self._profile.idempotency_header:
+            headers[self._profile.idempotency_header] = idempotency_key
+        what = self._describe(method, url)
+        attempt = 0
+        while True:
+            attempt += 1
+            built = self._http.build_request(method, url, headers=headers, timeout=self._timeout, **request)
+            response: httpx.Response | None = None
+            failure: Failure | None = None
+            cause: httpx.HTTPError | None = None
+            try:
+                response = await self._http.send(built, stream=stream, follow_redirects=follow_redirects)
+            except httpx.HTTPError as exc:
+                failure = _failure_of(exc)
+                if failure is None:
+                    raise SoraError(f"{what}: {type(exc).__name__}") from exc
+                cause = exc
+            if response is not None:
+                decision = self._retry.decide(attempt, status=response.status_code, headers=response.headers,
+                                              replay_safe=replay_safe)
+                if decision.action is Action.ACCEPT:
+                    return response
+                body = await self._error_body(response)
+                reason = f"HTTP {response.status_code}"
+            else:
+                decision = self._retry.decide(attempt, failure=failure, replay_safe=replay_safe)
+                reason = str(failure)
+            if decision.action is Action.RETRY:
+                log.warning("sora %s %s: %s; attempt %d of %d, next in %.2fs", self.name, what, reason,
+                            attempt, self._retry.max_attempts, decision.delay)
+                await self._sleep(decision.delay)
+                continue
+            if decision.action is Action.UNKNOWN_OUTCOME:
+                log.error("sora %s %s: %s after sending; outcome unknown, not resending", self.name, what,
+                          reason)
+                status = response.status_code if response is not None else None
+                raise UnknownOutcome(f"{what}: {reason} after the request was sent; it may have taken effect",
+                                     status_code=status,
+                                     request_id=request_id(response.headers) if response is not None else None)
+            # GIVE_UP
+            if response is not None:
+                raise error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
+            raise ProviderUnavailable(f"{what}: {reason} after {attempt} attempts") from cause
+
+    @staticmethod
+    async def _error_body(response: httpx.Response) -> bytes:
+        """The (small) body of an error answer, read and closed; empty if the connection broke."""
+        try:
+            return await response.aread()
+        except httpx.HTTPError:
+            return b""
+        finally:
+            await response.aclose()
+
+    def _api_url(self, path: str) -> str:
+        return self._base + path
+
+    async def _call(self, method: str, path: str, *, replay_safe: bool, **request: Any) -> httpx.Response:
+        """An API call whose answer must be a success; its error answer becomes the typed error."""
+        response = await self._send(method, self._api_url(path), replay_safe=replay_safe, **request)
+        if not response.is_success:
+            raise error_from_response(response.status_code, response.content, response.headers,
+                                      secrets=self._secrets)
+        return response
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise SoraError(f"the {self.name} provider answered with something other than JSON",
+                            status_code=response.status_code, request_id=request_id(response.headers)) from None
+
+    def _video(self, response: httpx.Response) -> Video:
+        return parse_video(self._json(response), self._profile, headers=response.headers, secrets=self._secrets)
+
+    # --- the VideoProvider interface -----------------------------------------------------------
+
+    def _create_body(self, request: CreateVideo) -> dict[str, Any]:
+        fields = self._profile.create_fields
+        model = self._profile.provider_model(request.model)
+        mime = request.image_mime or "image/png"
+        if self._profile.create_encoding is CreateEncoding.JSON:
+            body: dict[str, Any] = {fields["model"]: model, fields["prompt"]: request.prompt,
+                                    fields["size"]: request.size, fields["seconds"]: request.seconds}
+            if request.image is not None:
+                data_url = f"data:{mime};base64,{base64.b64encode(request.image).decode('ascii')}"
+                body[fields["image"]] = [data_url]
+            return {"json": body}
+        # Multipart even without an image (a (None, value) part is a plain form field), as OpenAI documents.
+        parts: list[tuple[str, tuple[str | None, Any] | tuple[str, bytes, str]]] = [
+            (fields["model"], (None, model)), (fields["prompt"], (None, request.prompt)),
+            (fields["size"], (None, request.size)), (fields["seconds"], (None, str(request.seconds))),
+        ]
+        if request.image is not None:
+            parts.append((fields["image"], (f"first_frame{_EXTENSIONS.get(mime, '')}", request.image, mime)))
+        return {"files": parts}
+
+    def _replay_safe(self, idempotency_key: str | None) -> bool:
+        return bool(idempotency_key) and self.supports_idempotency
+
+    async def create(self, request: CreateVideo, *, idempotency_key: str | None = None) -> Video:
+        request = self._limits.check(request)  # raises before anything is sent
+        path = self._profile.path("create")
+        response = await self._call("POST", path, replay_safe=self._replay_safe(idempotency_key),
+                                    idempotency_key=idempotency_key, **self._create_body(request))
+        return self._video(response)
+
+    async def retrieve(self, video_id: str) -> Video:
+        return self._video(await self._call("GET", self._profile.path("status", video_id), replay_safe=True))
+
+    async def remix(self, video_id: str, prompt: str, *, idempotency_key: str | None = None) -> Video:
+        path = self._profile.path("remix", video_id)  # RemixUnsupported first: nothing to check then
+        prompt = self._limits.check_remix_prompt(prompt)
+        response = await self._call("POST", path, replay_safe=self._replay_safe(idempotency_key),
+                                    idempotency_key=idempotency_key, json={"prompt": prompt})
+        return self._video(response)
+
+    async def list(self, *, limit: int = 100) -> list[Video]:
+        path = self._profile.path("list")
+        videos: list[Video] = []
+        after: str | None = None
+        while len(videos) < limit:
+            params: dict[str, Any] = {"limit": min(_LIST_PAGE_MAX, limit - len(videos)), "order": "desc"}
+            if after:
+                params["after"] = after
+            response = await self._call("GET", path, replay_safe=True, params=params)
+            page, has_more = parse_video_list(self._json(response), self._profile, secrets=self._secrets)
+            videos.extend(page)
+            if not has_more or not page:
+                break
+            after = page[-1].id
+        return videos[:limit]
+
+    async def delete(self, video_id: str) -> None:
+        await self._call("DELETE", self._profile.path("delete", video_id), replay_safe=True)
+
+    async def download(self, video: Video, dest: Path, *, variant: Variant = Variant.VIDEO) -> int:
+        variant = Variant(variant)
+        if variant is not Variant.VIDEO:
+            if variant not in self._profile.content_variants:
+                raise OperationUnsupported(f"the {self.name} dialect serves no {variant} download",
+                                           code="unsupported")
+            return await self._fetch_content(video.id, dest, variant)
+        url = video.download_url
+        if url is None and not self._profile.has("content"):
+            video = await self._refreshed(video)  # the caller's copy may predate the URL
+            url = video.download_url
+        if url is None:
+            if self._profile.has("content"):
+                return await self._fetch_content(video.id, dest, variant)
+            raise DownloadFailed(f"the {self.name} provider gave no download URL for {video.id} "
+                                 f"(state {video.state})")
+        try:
+            return await self._fetch_direct(url, dest)
+        except DownloadExpired:
+            if self._profile.has("content"):
+                log.info("sora %s: the download URL of %s expired; using the content endpoint",
+                         self.name, video.id)
+                return await self._fetch_content(video.id, dest, variant)
+            fresh = await self._refreshed(video)  # some relays hand out a new URL on each status call
+            if not fresh.download_url or fresh.download_url == url:
+                raise
+            return await self._fetch_direct(fresh.download_url, dest)
+
+    async def _refreshed(self, video: Video) -> Video:
+        try:
+            return await self.retrieve(video.id)
+        except NotFound as exc:
+            raise DownloadExpired(f"{video.id} is gone at the provider", status_code=exc.status_code,
+                                  request_id=exc.request_id) from exc
+
+    # --- downloads -----------------------------------------------------------------------------
+
+    async def _fetch_content(self, video_id: str, dest: Path, variant: Variant) -> int:
+        params = {} if variant is Variant.VIDEO else {"variant": variant.value}
+        url = self._api_url(self._profile.path("content", video_id))
+        return await self._fetch(url, dest, auth=True, expired=_EXPIRED_CONTENT, params=params)
+
+    async def _fetch_direct(self, url: str, dest: Path) -> int:
+        absolute = self._base_url.join(url)  # a relative URL is on the API's host
+        return await self._fetch(absolute, dest, auth=self._same_origin(absolute), expired=_EXPIRED_DIRECT)
+
+    async def _fetch(self, url: str | httpx.URL, dest: Path, *, auth: bool, expired: frozenset[int],
+                     params: dict[str, str] | None = None) -> int:
+        response = await self._send("GET", url, replay_safe=True, auth=auth, stream=True,
+                                    follow_redirects=True, params=params,
+                                    headers={"Accept-Encoding": "identity"})
+        try:
+            if not response.is_success:
+                body = await self._error_body(response)
+                error = error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
+                if response.status_code in expired:
+                    raise DownloadExpired(f"{self._describe('GET', httpx.URL(url))}: {error.message}",
+                                          status_code=error.status_code, code=error.code,
+                                          request_id=error.request_id)
+                raise error
+            return await self._stream_to_file(response, dest)
+        finally:
+            await response.aclose()
+
+    async def _stream_to_file(self, response: httpx.Response, dest: Path) -> int:
+        """Write the body to `dest` chunk by chunk (through `dest.part`, renamed when complete)."""
+        length = response.headers.get("content-length")
+        expected = int(length) if length and length.isdigit() else None
+        partial = dest.with_name(dest.name + ".part")
+        await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
+        written = 0
+        try:
+            handle = await asyncio.to_thread(partial.open, "wb")
+            try:
+                async for chunk in response.aiter_bytes(self._chunk_size):
+                    await asyncio.to_thread(handle.write, chunk)
+                    written += len(chunk)
+            except httpx.TransportError as exc:
+                raise DownloadFailed(f"the download broke off after {written} bytes"
+                                     + (f" of {expected}" if expected is not None else "")
+                                     + f" ({type(exc).__name__})") from exc
+            finally:
+                await asyncio.to_thread(handle.close)
+            if expected is not None and written != expected:
+                raise DownloadFailed(f"the download ended after {written} of {expected} bytes")
+            if written == 0:
+                raise DownloadFailed("the download was empty")
+            await asyncio.to_thread(partial.replace, dest)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return written
+

@@ -1,0 +1,35 @@
+"""Build the configured `VideoProvider` from Settings: the local `simulated` one, or the HTTP client
+with the dialect profile of SORA_PROVIDER (SORA_PATHS / SORA_MODELS merged in) and the request limits."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.settings import ProviderName, Settings
+from bot.sora.base import VideoProvider
+from bot.sora.client import HttpVideoProvider
+from bot.sora.dialects import profile_for
+from bot.sora.retry import RetryPolicy
+from bot.sora.validate import RequestLimits
+
+
+def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
+                   retry: RetryPolicy | None = None) -> VideoProvider:
+    """The provider SORA_PROVIDER names. Pass `http` to share the application's connection pool
+    (the provider then leaves it open on `aclose`). Raises `MissingSetting` without an API key."""
+    if settings.sora_provider is ProviderName.SIMULATED:
+        from bot.sora.simulated import SimulatedProvider  # imported late: only this provider needs it
+
+        return SimulatedProvider(data_dir=settings.data_dir / "simulated",
+                                 render_seconds=settings.simulated_render_seconds)
+    api_key = settings.require_provider_key()
+    assert api_key is not None and settings.sora_base_url  # a real provider has both (see Settings)
+    return HttpVideoProvider(
+        base_url=settings.sora_base_url,
+        api_key=api_key,
+        profile=profile_for(settings.sora_provider, settings.sora_paths, settings.sora_models),
+        http=http,
+        timeout=settings.sora_timeout_seconds,
+        retry=retry,
+        limits=RequestLimits.from_settings(settings),
+    )
