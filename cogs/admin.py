@@ -148,8 +148,8 @@ class AdminGroup(app_commands.Group):
         videos = sum(r[1] for r in rows)
         seconds = sum(r[2] for r in rows)
         spend = sum(r[3] for r in rows)
-        lines = [f"**Usage this month:** {videos} videos · {seconds:g} s · about {usd(spend)}"]
-        lines += [f"{i}. <@{user}> — {n} videos, {secs:g} s, {usd(cost)}"
+        lines = [f"**Usage this month:** {_videos(videos)} · {seconds:g} s · about {usd(spend)}"]
+        lines += [f"{i}. <@{user}> — {_videos(n)}, {secs:g} s, {usd(cost)}"
                   for i, (user, n, secs, cost) in enumerate(rows, start=1)]
         await self._reply(interaction, "\n".join(lines))
 
@@ -169,6 +169,10 @@ class AdminGroup(app_commands.Group):
         lines = ["**Recent changes**"] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
                                           for r in rows]
         await self._reply(interaction, "\n".join(lines) if rows else "No changes yet.")
+
+
+def _videos(count: int) -> str:
+    return f"{count} video" if count == 1 else f"{count} videos"
 
 
 class AdminCog(commands.Cog):
