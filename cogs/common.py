@@ -41,7 +41,11 @@ NEEDED = {"send_messages": "Send Messages", "attach_files": "Attach Files", "rea
 
 def missing_permissions_text(interaction: discord.Interaction) -> str | None:
     """If the bot can't post results in this channel, the words that say so (before anything is paid)."""
-    perms = interaction.app_permissions
+    return missing_permissions_words(interaction.app_permissions)
+
+
+def missing_permissions_words(perms: discord.Permissions) -> str | None:
+    """The same words for the bot's permissions in a channel (e.g. `channel.permissions_for(me)`)."""
     missing = [label for name, label in NEEDED.items() if not getattr(perms, name, False)]
     if not missing:
         return None

@@ -4,6 +4,7 @@ button (cogs/views.py) and `/sora-remix`. Each ends in `JobService.request_remix
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -12,7 +13,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.texts import reply_without_text_hint, safe_excerpt
-from cogs.common import missing_permissions_text, requester_from_interaction, requester_of, sora_bot
+from cogs.common import (
+    missing_permissions_text,
+    missing_permissions_words,
+    requester_from_interaction,
+    requester_of,
+    sora_bot,
+)
 from cogs.views import REMIX_PREFIX, RemixModal
 
 log = logging.getLogger(__name__)
@@ -94,6 +101,12 @@ class RemixCog(commands.Cog):
         quiet = discord.AllowedMentions.none()
         if not text:
             await message.reply(reply_without_text_hint(), allowed_mentions=quiet, delete_after=60)
+            return
+        me_member = message.guild.me if message.guild else None
+        missing = missing_permissions_words(message.channel.permissions_for(me_member)) if me_member else None
+        if missing:  # the remix could never be posted here: say so before anything is paid
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(missing, allowed_mentions=quiet, delete_after=60)
             return
         who = requester_of(self.bot, message.author, message.channel.id, message.guild.id if message.guild else None)
         outcome = await self.bot.jobs.request_remix(who, parent, text, reply_to_message_id=parent.result_message_id)
