@@ -35,9 +35,10 @@ ENCODER_WARMUP_SECONDS = 0.25
 # Below this many bits per pixel per frame H.264 turns to mush: fewer pixels look better than that.
 MIN_BITS_PER_PIXEL = 0.07
 MIN_SHORT_SIDE = 240
-MIN_VIDEO_BITRATE = 150_000
+MIN_VIDEO_BITRATE = 64_000
 AUDIO_BITRATE = 96_000
 LOW_AUDIO_BITRATE = 48_000
+TINY_AUDIO_BITRATE = 32_000
 
 
 class MediaError(SoraError):
@@ -300,7 +301,7 @@ def plan_encode(*, limit_bytes: int, duration: float, width: int, height: int, f
     total = limit_bytes * 8 * (1 - headroom) / duration
     audio = AUDIO_BITRATE if has_audio else 0
     if has_audio and total < 9 * AUDIO_BITRATE:  # tight budget: the picture matters more than the sound
-        audio = LOW_AUDIO_BITRATE
+        audio = LOW_AUDIO_BITRATE if total >= 4 * LOW_AUDIO_BITRATE else TINY_AUDIO_BITRATE
     video = int(total - audio)
     if video < MIN_VIDEO_BITRATE:
         raise MediaError(

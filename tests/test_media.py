@@ -236,6 +236,14 @@ def test_short_clips_keep_more_headroom():
     assert short.video_bitrate * 4 / (10 * MIB * 8) < long.video_bitrate * 12 / (10 * MIB * 8) < 0.95
 
 
+def test_tiny_budgets_give_up_sound_quality_then_pixels():
+    # ~200 KB for 8 s (a test channel's limit): thin audio, a small picture, but still a video.
+    plan = plan_encode(limit_bytes=200_000, duration=8, width=1280, height=720, fps=12, has_audio=True)
+    assert plan.audio_bitrate == media.TINY_AUDIO_BITRATE
+    assert plan.video_bitrate >= media.MIN_VIDEO_BITRATE
+    assert plan.scaled and plan.height >= media.MIN_SHORT_SIDE
+
+
 def test_plan_refuses_the_impossible():
     with pytest.raises(MediaError, match="can't be made to fit"):
         plan_encode(limit_bytes=20_000, duration=12, width=1280, height=720, fps=30, has_audio=True)

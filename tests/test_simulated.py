@@ -76,6 +76,16 @@ async def test_portrait_render_and_cached_second_download(provider, clock, tmp_p
     assert (info.width, info.height, round(info.duration)) == (720, 1280, 4)
 
 
+async def test_render_size_is_predictable(provider, clock, tmp_path):
+    # Other tests pick upload limits from the size of a render: it must not depend on the random id.
+    sizes = []
+    for i in range(2):
+        video = await provider.create(CreateVideo(prompt="same words", size="640x360", seconds=2))
+        clock.now += 30
+        sizes.append(await provider.download(video, tmp_path / f"{i}.mp4"))
+    assert abs(sizes[0] - sizes[1]) < 0.05 * sizes[0]
+
+
 async def test_thumbnail_is_an_image_and_spritesheet_is_unsupported(provider, clock, tmp_path):
     video = await provider.create(CreateVideo(prompt="thumb", size="320x180", seconds=2))
     clock.now += 30

@@ -280,7 +280,8 @@ class SimulatedProvider:
                          f"crop={width}:{height},setsar=1[bg]")
             else:
                 background = ["-f", "lavfi", "-i",
-                              f"gradients=s={width}x{height}:r={RENDER_FPS}:speed=0.02:seed={seed}"]
+                              f"gradients=s={width}x{height}:r={RENDER_FPS}:n=3:c0=0x1d2b64:c1=0x2f9e8f:"
+                              "c2=0xe0a458:speed=0.03:seed=7"]
                 first = "[0:v]null[bg]"
             partial = final.with_name(final.name + ".part")
             args = [
@@ -288,7 +289,7 @@ class SimulatedProvider:
                 "-f", "lavfi", "-i", f"sine=frequency={220 + seed % 440}:sample_rate=44100",
                 "-filter_complex", f"{first};[bg][1:v]overlay=0:0,format=yuv420p[v]",
                 "-map", "[v]", "-map", "2:a", "-t", str(seconds), "-r", str(RENDER_FPS),
-                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "28",
+                "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
                 "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", "-v", "error", "-f", "mp4",
                 str(partial),
             ]
