@@ -141,8 +141,13 @@ async def serve(settings: Settings) -> int:
     secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key) if s]
     setup_logging(settings.log_level, settings.log_format, secrets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.discord_api_url:
+        from bot.sandbox.fake_discord.wiring import point_discord_py_at
+
+        log.warning("connecting to a fake Discord at %s (DISCORD_API_URL is for tests)", settings.discord_api_url)
+        point_discord_py_at(settings.discord_api_url)
     resources = await build_resources(settings)
-    bot = SoraBot(resources)
+    bot = SoraBot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
     health = None
     if settings.health_port is not None:
         from bot.health import HealthServer

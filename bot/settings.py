@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, ge=0, le=65535, alias="HEALTH_PORT")
     health_host: str = Field(default="127.0.0.1", alias="HEALTH_HOST")
 
+    # --- Testing against loopback fakes (leave unset in production) ------------------------------
+    discord_api_url: str | None = Field(default=None, alias="DISCORD_API_URL")
+    engine_time_scale: float = Field(default=1.0, gt=0, le=1, alias="ENGINE_TIME_SCALE")
+
     _csv = field_validator(
         "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
         "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", mode="before",
@@ -138,7 +142,7 @@ class Settings(BaseSettings):
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port",
-                     "sora_base_url", mode="before")
+                     "sora_base_url", "discord_api_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):

@@ -83,7 +83,7 @@ class DiscordPublisher:
 
     async def publish_result(self, job: Job, video: Path, caption: str) -> int:
         channel = await self._channel(job)
-        if job.attempts > 0:
+        if job.attempts > 1:  # an earlier attempt may have posted before a crash or a lost answer
             found = await self._find_earlier_result(channel, job)
             if found is not None:
                 log.info("result was already posted as %s; not posting again", found, extra={"job": job.id})

@@ -84,6 +84,9 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
         await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.DOWNLOADING)
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=ctx.clock())
         return
+    # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
+    # publisher to look for the earlier post in the channel before posting again.
+    job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
     try:
         limit = await ctx.publisher.upload_limit(job)
         fitted = await media.fit_to_limit(path, limit, path.parent)
@@ -96,7 +99,7 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
             fitted = await media.fit_to_limit(path, smaller, path.parent)
             message_id = await _post(ctx, job, fitted)
     except (DeliveryRetryable, media.MediaError, UploadTooLarge, OSError) as exc:
-        attempts = job.attempts + 1
+        attempts = job.attempts
         if attempts >= ctx.config.delivery_attempts:
             log.error("delivery failed %d times, giving up: %s", attempts, exc, extra=ctx.extra(job))
             await fail(ctx, job, JobState.DELIVERING, code="undeliverable",
@@ -105,7 +108,7 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
         delay = max(getattr(exc, "retry_after", None) or 0.0, _backoff(attempts, ctx.config.time_scale))
         log.warning("delivery failed (attempt %d), retrying in %.0fs: %s", attempts, delay, exc,
                     extra=ctx.extra(job))
-        await ctx.repo.update(job.id, attempts=attempts, next_poll_at=ctx.clock() + delay, claimed_until=None)
+        await ctx.repo.update(job.id, next_poll_at=ctx.clock() + delay, claimed_until=None)
         return
     except DeliveryRejected as exc:
         log.error("Discord refused the result for good: %s", exc, extra=ctx.extra(job))

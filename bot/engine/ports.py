@@ -41,7 +41,8 @@ class Publisher(Protocol):
     async def publish_result(self, job: Job, video: Path, caption: str) -> int:
         """Post the finished video into the job's channel, mentioning only the requester, and return
         the message id. Idempotent per job: a retry after a crash must not post twice (Discord nonce
-        with enforce_nonce, then a look through the channel's recent messages)."""
+        with enforce_nonce; and when `job.attempts > 1`, a look through the channel's recent
+        messages first, since Discord forgets nonces after a few minutes)."""
 
     async def publish_failure(self, job: Job, text: str) -> None:
         """Tell the requester the job failed (edit the status message, mention them)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.product import running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
+from tests.fakes.relay import FakeRelay
 
 
 @pytest.fixture
@@ -61,12 +64,17 @@ async def test_member_over_quota_is_told_which_limit_and_when(fake, tmp_path):
 
 
 async def test_result_larger_than_the_channel_limit_is_compressed_to_fit(tmp_path):
-    async with FakeDiscord(premium_tier=0) as fake:
-        settings = product_settings(tmp_path, fake)
+    """A 12 MiB video from the relay, a tier-0 server (10 MiB per file): fitted, posted, and said."""
+    async with FakeDiscord(premium_tier=0) as fake, \
+            FakeRelay(dialect="openai", api_key="k", render_seconds=0.5, download_bytes=12 * 1024 * 1024) as relay:
+        settings = product_settings(tmp_path, fake, SORA_PROVIDER="openai", SORA_BASE_URL=relay.base_url,
+                                    SORA_API_KEY="k")
         async with running_product(fake, settings) as product:
-            product.bot.publisher.upload_limits[fake.world.guild_id] = 230_000  # smaller than the simulated 8 s clip
             h = await fake.slash("alice", "general", "sora", {"prompt": "detailed city", "seconds": 8})
             job_id = job_id_of((await h.followup()).content)
             result = await fake.wait_for_message(lambda m: is_result(m, job_id), channel="general", timeout=60)
-            assert result.attachments[0].size <= 230_000
-            assert "compressed to fit" in result.content
+            assert result.attachments[0].size <= 10 * 1024 * 1024
+            assert "compressed to fit: original" in result.content and "12.6 MB" in result.content
+            original = Path((await product.bot.repo.get_job(job_id)).file_path)
+            assert original.stat().st_size == 12 * 1024 * 1024  # the original stays on disk, untouched
+            assert fake.calls_to("POST", r"/channels/\d+/messages", status=413) == []
