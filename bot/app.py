@@ -24,6 +24,7 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
+from bot.sora.metered import MeteredProvider
 from db.database import open_database
 from db.repository import Repository
 
@@ -52,12 +53,15 @@ async def build_resources(settings: Settings) -> Resources:
     except Exception:
         await conn.close()
         raise
-    return Resources(settings, Repository(conn), provider, Metrics())
+    metrics = Metrics()
+    return Resources(settings, Repository(conn), MeteredProvider(provider, metrics), metrics)
 
 
 def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:
     return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
-                        requests_per_second=settings.sora_requests_per_second, time_scale=time_scale)
+                        requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
+                        retention_seconds=settings.retention_hours * 3600,
+                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024)
 
 
 class SoraBot(commands.Bot):

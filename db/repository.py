@@ -291,6 +291,12 @@ class Repository:
         row = await self._one("SELECT * FROM jobs WHERE provider=? AND provider_id=?", (provider, provider_id))
         return Job.from_row(row) if row else None
 
+    async def delivered_with_files(self) -> list[Job]:
+        """Delivered jobs that still have a file on disk, oldest delivery first (retention)."""
+        rows = await self._all("SELECT * FROM jobs WHERE state='delivered' AND file_path IS NOT NULL "
+                               "ORDER BY delivered_at, id")
+        return [Job.from_row(r) for r in rows]
+
     async def starts_since(self, since: float) -> list[tuple[int, float]]:
         """(user_id, submit time) of every job sent upstream at or after `since` (fair-queue memory)."""
         rows = await self._all(

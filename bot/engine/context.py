@@ -36,6 +36,9 @@ class EngineConfig:
     delivery_attempts: int = 8
     reconcile_window: float = 180.0  # how long a lost create is looked for upstream
     grace_seconds: float = 5.0  # on stop: let in-flight calls finish this long, then cancel
+    retention_seconds: float = 72 * 3600.0  # delivered files are deleted this long after delivery
+    max_disk_bytes: int = 2048 * 1024 * 1024  # … and the oldest first while the folder is over this
+    sweep_interval: float = 600.0  # how often the poller runs the retention sweep
     time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
 
 

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections import Counter
 
-from bot.engine import deliver, submit
+from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import UPSTREAM_ACTIVE, JobState, from_upstream
@@ -49,6 +49,7 @@ class Poller:
         self._inflight_ids: set[int] = set()
         self.turns = 0
         self.last_turn_at: float | None = None
+        self.last_sweep_at: float = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -95,12 +96,24 @@ class Poller:
         self.turns += 1
         self.last_turn_at = self.ctx.clock()
         await self._admit()
+        await self._sweep_if_due()
         free = self.ctx.config.max_parallel - len(self._inflight)
         if free <= 0:
             return
         now = self.ctx.clock()
         for job in await self.ctx.repo.claim_due(now, limit=free, lease=self.ctx.config.lease_seconds):
             self._spawn(job, self._work(job))
+
+    async def _sweep_if_due(self) -> None:
+        config = self.ctx.config
+        if self.ctx.clock() - self.last_sweep_at < config.sweep_interval:
+            return
+        self.last_sweep_at = self.ctx.clock()
+        try:
+            await retention.sweep(self.ctx, retention_seconds=config.retention_seconds,
+                                  max_bytes=config.max_disk_bytes)
+        except OSError as exc:
+            log.warning("retention sweep failed: %s", exc)
 
     async def _next_delay(self) -> float:
         if len(self._inflight) >= self.ctx.config.max_parallel:

@@ -1,0 +1,46 @@
+"""A `VideoProvider` that times every call into the provider-latency histogram, whatever the dialect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.metrics import Metrics
+from bot.sora.base import VideoProvider
+from bot.sora.models import CreateVideo, Variant, Video
+
+
+class MeteredProvider:
+    def __init__(self, inner: VideoProvider, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+        self.name = inner.name
+        self.supports_remix = inner.supports_remix
+        self.supports_list = inner.supports_list
+        self.supports_idempotency = inner.supports_idempotency
+
+    async def create(self, request: CreateVideo, *, idempotency_key: str | None = None) -> Video:
+        with self.metrics.time_provider("create"):
+            return await self.inner.create(request, idempotency_key=idempotency_key)
+
+    async def retrieve(self, video_id: str) -> Video:
+        with self.metrics.time_provider("retrieve"):
+            return await self.inner.retrieve(video_id)
+
+    async def remix(self, video_id: str, prompt: str, *, idempotency_key: str | None = None) -> Video:
+        with self.metrics.time_provider("remix"):
+            return await self.inner.remix(video_id, prompt, idempotency_key=idempotency_key)
+
+    async def list(self, *, limit: int = 100) -> list[Video]:
+        with self.metrics.time_provider("list"):
+            return await self.inner.list(limit=limit)
+
+    async def delete(self, video_id: str) -> None:
+        with self.metrics.time_provider("delete"):
+            await self.inner.delete(video_id)
+
+    async def download(self, video: Video, dest: Path, *, variant: Variant = Variant.VIDEO) -> int:
+        with self.metrics.time_provider("download"):
+            return await self.inner.download(video, dest, variant=variant)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

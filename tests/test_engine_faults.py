@@ -1,0 +1,146 @@
+"""The engine against the fake relay and a recording publisher: expired links, Discord's 413, a
+database that can't be written, first-frame images, retention."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+
+import pytest
+from PIL import Image
+
+from bot.engine import retention
+from bot.engine.ports import UploadTooLarge
+from bot.sora.factory import build_provider
+from bot.sora.simulated import SimulatedProvider
+from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
+from tests.fakes.relay import FakeRelay
+
+
+def relay_settings(tmp_path, relay: FakeRelay, dialect: str):
+    return make_settings(tmp_path, SORA_PROVIDER=dialect, SORA_BASE_URL=relay.base_url, SORA_API_KEY="k")
+
+
+async def test_expired_direct_link_falls_back_to_content(tmp_path):
+    async with FakeRelay(dialect="juheapi", api_key="k", render_seconds=0.5) as relay:
+        settings = relay_settings(tmp_path, relay, "juheapi")
+        h = await Harness(settings, build_provider(settings)).start()
+        try:
+            out = await h.service.request_video(member(), prompt="a harbour at dawn")
+            await h.wait_for(out.job.id, "queued", "running")
+            relay.expire_urls()  # meta_data.url answers 403: /content still serves it
+            job = await h.wait_for(out.job.id, "delivered")
+            assert relay.count("file") >= 1 and relay.count("content") >= 1
+            assert h.publisher.results[0].job_id == job.id
+        finally:
+            await h.stop()
+
+
+async def test_video_that_cannot_be_fetched_ends_expired_refunded_and_told(tmp_path):
+    async with FakeRelay(dialect="juheapi", api_key="k", render_seconds=0.5) as relay:
+        settings = relay_settings(tmp_path, relay, "juheapi")
+        h = await Harness(settings, build_provider(settings)).start()
+        try:
+            out = await h.service.request_video(member(), prompt="gone too soon")
+            await h.wait_for(out.job.id, "queued", "running")
+            relay.expire_urls()
+            relay.expire_content()
+            job = await h.wait_for(out.job.id, "expired")
+            assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+            [failure] = h.publisher.failures
+            assert "expired" in failure.text and "does not count against your quota" in failure.text
+            assert h.publisher.results == []
+        finally:
+            await h.stop()
+
+
+class TooLargeOnce(RecordingPublisher):
+    async def publish_result(self, job, video, caption):
+        if not self.results and not getattr(self, "refused", False):
+            self.refused = True
+            raise UploadTooLarge("413", limit_bytes=video.stat().st_size - 1)
+        return await super().publish_result(job, video, caption)
+
+
+async def test_discord_413_fits_again_smaller_and_posts_once(tmp_path):
+    settings = make_settings(tmp_path)
+    publisher = TooLargeOnce()
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
+                      publisher=publisher).start()
+    try:
+        out = await h.service.request_video(member(), prompt="a 413 from Discord", seconds=8)
+        job = await h.wait_for(out.job.id, "delivered")
+        [posted] = publisher.results
+        assert posted.path.name.endswith(".fit.mp4") and posted.size < job.file_size
+        assert "compressed to fit" in posted.text
+    finally:
+        await h.stop()
+
+
+async def test_database_that_cannot_be_written_submits_nothing(tmp_path):
+    settings = make_settings(tmp_path)
+    provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3)
+    h = await Harness(settings, provider).start()
+    try:
+        await h.conn.execute("PRAGMA query_only = ON")
+        with pytest.raises(Exception, match=r"readonly|read-only|query_only|attempt to write"):
+            await h.service.request_video(member(), prompt="never fail open")
+        assert await provider.list() == []
+    finally:
+        await h.conn.execute("PRAGMA query_only = OFF")
+        await h.stop()
+
+
+async def test_first_frame_image_is_fitted_and_sent(tmp_path):
+    async with FakeRelay(dialect="openai", api_key="k", render_seconds=0.3) as relay:
+        settings = relay_settings(tmp_path, relay, "openai")
+        h = await Harness(settings, build_provider(settings)).start()
+        try:
+            buf = io.BytesIO()
+            Image.new("RGB", (640, 640), "red").save(buf, "PNG")  # square: cropped to 1280x720
+            out = await h.service.request_video(member(), prompt="from this frame", image=buf.getvalue())
+            assert out.accepted, out.message
+            await h.wait_for(out.job.id, "delivered")
+            [job] = relay.jobs.values()
+            # the relay refuses a first frame that doesn't match the size (400): it took this one
+            assert job.image_mime in ("image/png", "image/jpeg") and job.size == "1280x720"
+        finally:
+            await h.stop()
+
+
+async def test_wrong_image_type_is_refused_before_anything_is_sent(tmp_path):
+    settings = make_settings(tmp_path)
+    provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3)
+    h = await Harness(settings, provider).start()
+    try:
+        out = await h.service.request_video(member(), prompt="gif", image=b"GIF89a" + b"\0" * 100)
+        assert not out.accepted and "JPEG, PNG or WebP" in out.message
+        assert await h.repo.count_by_state() == {} and await provider.list() == []
+    finally:
+        await h.stop()
+
+
+async def test_retention_deletes_old_deliveries_and_keeps_undelivered_files(tmp_path):
+    settings = make_settings(tmp_path)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2)).start()
+    try:
+        old = await h.service.request_video(member(), prompt="old one")
+        await h.wait_for(old.job.id, "delivered")
+        new = await h.service.request_video(member(), prompt="new one")
+        new_job = await h.wait_for(new.job.id, "delivered")
+        old_job = await h.repo.get_job(old.job.id)
+        await h.repo.update(old_job.id, delivered_at=time.time() - 10_000)
+        owed = h.ctx.videos_dir() / "job-999.mp4"  # a file whose job isn't delivered: never deleted
+        owed.write_bytes(b"x" * 1000)
+
+        report = await retention.sweep(h.ctx, retention_seconds=3600, max_bytes=10**9)
+        assert report.deleted_files == 1
+        assert not os.path.exists(old_job.file_path) and os.path.exists(new_job.file_path)
+        assert (await h.repo.get_job(old_job.id)).file_path is None
+
+        report = await retention.sweep(h.ctx, retention_seconds=3600, max_bytes=2000)  # the cap
+        assert not os.path.exists(new_job.file_path) and owed.exists()
+        assert report.total_bytes == 1000
+    finally:
+        await h.stop()
