@@ -10,6 +10,7 @@ twice. The quota reservation is settled at the real duration once delivered.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 
 from bot import media
@@ -18,6 +19,7 @@ from bot.engine.jobs import JobState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
 from bot.engine.progress import publish_progress
 from bot.engine.submit import fail
+from bot.pricing import settle_amount, settle_cost
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text, result_caption
@@ -122,9 +124,10 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
         return
     await publish_progress(ctx, done, force=True)
     entry = await ctx.repo.ledger_entry(job.id)
-    if entry is not None and entry["seconds"] > 0:
-        actual = min(float(job.duration or job.seconds), float(entry["seconds"]))
-        await ctx.repo.settle(job.id, seconds=actual, usd=entry["usd"] * actual / entry["seconds"])
+    if entry is not None:
+        seconds = settle_amount(entry["seconds"], job.duration)
+        usd = settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)
+        await ctx.repo.settle(job.id, seconds=seconds, usd=float(usd))
     if ctx.metrics is not None and job.completed_at:
         ctx.metrics.delivery_latency.observe(max(0.0, now - job.completed_at))
     log.info("delivered as message %s", message_id, extra=ctx.extra(job))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import admin, quota
+from bot import admin, pricing, quota
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState
 from bot.engine.poller import Poller
@@ -194,7 +194,10 @@ class JobService:
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()
         now = datetime.fromtimestamp(now_ts, UTC)
-        cost = quota.decide(request, quota.Limits(), quota.Usage(), now, prices=prices).usd or Decimal(0)
+        try:
+            cost = pricing.price(new.model, new.size, new.seconds, prices)
+        except pricing.UnknownPrice:
+            cost = Decimal(0)  # unpriced: `decide` refuses it where the guild has a budget
         job, decision = await self.ctx.repo.create_job(
             new,
             decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass),
