@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
+from bot.engine.schedule import next_poll_delay
 from bot.sora import errors
 from bot.sora.models import CreateVideo, Video, VideoError
 from bot.texts import FailureKind, failure_text
@@ -83,7 +84,7 @@ def _mime_of(path: str | None) -> str:
 
 
 async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Job | None:
-    """Record the upstream id and state; schedule the first poll after a share of the render time."""
+    """Record the upstream id and state; schedule the first poll (see schedule.py)."""
     now = ctx.clock()
     state = from_upstream(video.state)
     if state is JobState.FAILED:
@@ -92,9 +93,11 @@ async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Jo
                    text=upstream_failure_text(job, video.error))
         return None
     expected = await ctx.expected_seconds(job)
-    first = 0.0 if state is JobState.COMPLETED else expected * ctx.schedule.first_poll_share
-    if video.poll_after_seconds:
-        first = max(first, video.poll_after_seconds)
+    # The first poll comes from the schedule like every other one: a share of the expected time but
+    # never past max_delay (a short render must not wait for a long estimate), hints as floors.
+    first = 0.0 if state is JobState.COMPLETED else next_poll_delay(
+        elapsed=0.0, expected=expected, progress=video.progress, state=video.state,
+        poll_hint=video.poll_after_seconds, rng=ctx.rng, config=ctx.schedule)
     return await ctx.repo.transition(job.id, old, state, provider_id=video.id, submitted_at=now,
                                      progress=video.progress, next_poll_at=now + first, claimed_until=None,
                                      attempts=0)
