@@ -69,8 +69,9 @@ class AdminGroup(app_commands.Group):
             parsed = admin.parse_list(what.value, values, self._allowed(what.value))
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        await self._save_limits(interaction, {what.value: parsed}, f"{what.value}={parsed}")
-        await self._reply(interaction, f"✅ Allowed {what.name}: **{'all' if parsed is None else parsed}**.")
+        shown = "all" if parsed is None else ",".join(map(str, parsed))
+        await self._save_limits(interaction, {what.value: parsed}, f"{what.value}={shown}")
+        await self._reply(interaction, f"✅ Allowed {what.name}: **{shown}**.")
 
     async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
         config = await self.bot.repo.guild_config(interaction.guild_id)

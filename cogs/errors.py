@@ -49,6 +49,14 @@ async def answer_privately(interaction: discord.Interaction, text: str) -> None:
         log.warning("could not tell user %s about an error", interaction.user.id)
 
 
+async def report_unexpected(interaction: discord.Interaction, error: BaseException, *, where: str) -> None:
+    """A bug: log the traceback under a fresh error id and give the member that id, privately."""
+    error_id = secrets.token_hex(4)
+    log.error("unexpected error in %s (error id %s)", where, error_id, exc_info=error,
+              extra={"guild": interaction.guild_id, "user": interaction.user.id})
+    await answer_privately(interaction, error_id_text(error_id))
+
+
 class ErrorsCog(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = bot
@@ -62,12 +70,9 @@ class ErrorsCog(commands.Cog):
                                    error: app_commands.AppCommandError) -> None:
         text = describe(error)
         if text is None:
-            error_id = secrets.token_hex(4)
             command = interaction.command.qualified_name if interaction.command else "?"
-            log.error("unexpected error in /%s (error id %s)", command, error_id,
-                      exc_info=getattr(error, "original", error),
-                      extra={"guild": interaction.guild_id, "user": interaction.user.id})
-            text = error_id_text(error_id)
+            await report_unexpected(interaction, getattr(error, "original", error), where=f"/{command}")
+            return
         await answer_privately(interaction, text)
 
 

@@ -31,6 +31,11 @@ class RemixModal(discord.ui.Modal):
 
         await remix_from_interaction(interaction, self.job_id, self.change.value)
 
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        from cogs.errors import report_unexpected
+
+        await report_unexpected(interaction, error, where=f"remix modal for job {self.job_id}")
+
 
 class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<job_id>\d+)"):
     def __init__(self, job_id: int) -> None:

@@ -128,4 +128,4 @@ async def test_report_and_log_show_usage_and_who_changed_what(fake, tmp_path):
         changes = [line.split("> ", 1)[1] for line in log[1:]]  # drop the <t:…:f> timestamp
         assert changes == [f"<@{mod.id}> block user={fake.user('bob').id} testing",
                            f"<@{mod.id}> limits.set user_videos_per_day=5",
-                           f"<@{mod.id}> limits.set allowed_models=['sora-2', 'sora-2-pro']"]
+                           f"<@{mod.id}> limits.set allowed_models=sora-2,sora-2-pro"]
