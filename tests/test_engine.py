@@ -4,6 +4,8 @@ delivery posting once, crash recovery without a second paid create, fair local q
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.engine.jobs import JobState
@@ -122,5 +124,22 @@ async def test_local_queue_is_fair_across_members(tmp_path):
             await h.wait_for(out.job.id, "delivered", timeout=60)
         assert sorted(r.job_id for r in h.publisher.results) == sorted([*(o.job.id for o in a), b.job.id])
         assert all(job.state is JobState.DELIVERED for job in await h.repo.recent_jobs(1, 10))
+    finally:
+        await h.stop()
+
+
+async def test_waiting_jobs_do_not_make_the_loop_spin(tmp_path):
+    """With every provider slot taken, waiting jobs wait for a wake-up, not in a busy loop."""
+    settings = make_settings(tmp_path)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=5),
+                      max_upstream=1, time_scale=0.05).start()
+    try:
+        for i in range(3):
+            await h.service.request_video(member(user_id=i + 1), prompt=f"slot {i}")
+        await h.wait_for(1, "queued", "running")
+        before = h.poller.turns
+        await asyncio.sleep(1.0)
+        assert h.poller.turns - before < 30
+        assert [j.state for j in await h.repo.jobs_in_states([JobState.REQUESTED])] == [JobState.REQUESTED] * 2
     finally:
         await h.stop()

@@ -50,6 +50,7 @@ class Poller:
         self.turns = 0
         self.last_turn_at: float | None = None
         self.last_sweep_at: float = 0.0
+        self._slots_full = False  # the last admission left ready jobs waiting for a slot
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,7 +103,8 @@ class Poller:
             return
         now = self.ctx.clock()
         for job in await self.ctx.repo.claim_due(now, limit=free, lease=self.ctx.config.lease_seconds):
-            self._spawn(job, self._work(job))
+            if job.id not in self._inflight_ids:  # a step outliving its lease is still ours: don't double it
+                self._spawn(job, self._work(job))
 
     async def _sweep_if_due(self) -> None:
         config = self.ctx.config
@@ -119,7 +121,8 @@ class Poller:
         if len(self._inflight) >= self.ctx.config.max_parallel:
             return _IDLE_MAX  # a finishing task wakes us
         due = await self.ctx.repo.earliest_due()
-        waiting_due = await self.ctx.repo.earliest_requested()
+        # Waiting jobs that found no free slot are not "due": a finishing job wakes the loop instead.
+        waiting_due = None if self._slots_full else await self.ctx.repo.earliest_requested()
         candidates = [t for t in (due, waiting_due) if t is not None]
         if not candidates:
             return _IDLE_MAX
@@ -152,6 +155,7 @@ class Poller:
     async def _admit(self) -> None:
         ctx = self.ctx
         waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
+        self._slots_full = False
         if not waiting:
             return
         now = ctx.clock()
@@ -168,6 +172,7 @@ class Poller:
             if claimed is not None:
                 self._spawn(claimed, submit.submit(ctx, claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
+        self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
         for job in still:
             await publish_progress(ctx, job, position=positions[job.id])
