@@ -67,6 +67,8 @@ def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
                     return
                 if command == "stats":
                     conn.send(_stats(relay))
+                elif command == "counts":
+                    conn.send(dict(Counter(f"{r.method} {r.kind}" for r in relay.requests)))
                 elif command == "rss":
                     conn.send(status_kb("VmHWM"))
 
@@ -119,6 +121,10 @@ class RelayProcess:
 
     async def stats(self) -> dict[str, Any]:
         return await self._ask("stats")
+
+    async def counts(self) -> dict[str, int]:
+        """Requests seen so far by "METHOD kind" (cheap: no per-job detail)."""
+        return await self._ask("counts")
 
     async def peak_rss_kb(self) -> int:
         return await self._ask("rss")
