@@ -267,13 +267,14 @@ class Repository:
         rows = await self._all("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {r[0]: r[1] for r in rows}
 
-    async def count_upstream_active(self, provider: str) -> int:
+    async def upstream_active_counts(self) -> list[tuple[str, int, int | None, int]]:
+        """(provider, user_id, guild_id, count) of the jobs holding an upstream slot (admission)."""
         values = [s.value for s in UPSTREAM_ACTIVE]
         marks = ",".join("?" * len(values))
-        row = await self._one(
-            f"SELECT COUNT(*) FROM jobs WHERE provider=? AND state IN ({marks})",  # noqa: S608
-            (provider, *values))
-        return int(row[0])
+        rows = await self._all(
+            f"SELECT provider, user_id, guild_id, COUNT(*) FROM jobs WHERE state IN ({marks}) "  # noqa: S608
+            f"GROUP BY provider, user_id, guild_id", values)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def earliest_due(self) -> float | None:
         values = [s.value for s in POLLED]

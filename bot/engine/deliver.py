@@ -74,10 +74,10 @@ async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> 
                                     file_size=size, duration=info.duration, attempts=0,
                                     completed_at=job.completed_at or ctx.clock())
     if job is not None:
-        await deliver(ctx, job)
+        await deliver(ctx, job, info)
 
 
-async def deliver(ctx: EngineContext, job: Job) -> None:
+async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = None) -> None:
     """`job` is `delivering`: fit the file under the channel's limit and post it."""
     path = Path(job.file_path or "")
     if not path.exists():
@@ -91,7 +91,7 @@ async def deliver(ctx: EngineContext, job: Job) -> None:
     job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
     try:
         limit = await ctx.publisher.upload_limit(job)
-        fitted = await media.fit_to_limit(path, limit, path.parent)
+        fitted = await media.fit_to_limit(path, limit, path.parent, info=info)  # info: no second probe
         try:
             message_id = await _post(ctx, job, fitted)
         except UploadTooLarge as exc:

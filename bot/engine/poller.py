@@ -18,7 +18,7 @@ from collections import Counter
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
-from bot.engine.jobs import UPSTREAM_ACTIVE, JobState, from_upstream
+from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, next_poll_delay
 from bot.sora import errors
@@ -159,10 +159,14 @@ class Poller:
         if not waiting:
             return
         now = ctx.clock()
-        active = await ctx.repo.jobs_in_states(UPSTREAM_ACTIVE)
-        free = ctx.config.max_upstream - sum(1 for j in active if j.provider == ctx.provider.name)
-        by_user = Counter(j.user_id for j in active)
-        by_guild = Counter(j.guild_id for j in active)
+        by_user: Counter = Counter()
+        by_guild: Counter = Counter()
+        ours = 0
+        for provider, user_id, guild_id, count in await ctx.repo.upstream_active_counts():
+            by_user[user_id] += count
+            by_guild[guild_id] += count
+            ours += count if provider == ctx.provider.name else 0
+        free = ctx.config.max_upstream - ours
         caps = await self._caps(waiting, by_user, by_guild)
         served = await self._served(waiting)
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
