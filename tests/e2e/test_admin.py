@@ -129,3 +129,32 @@ async def test_report_and_log_show_usage_and_who_changed_what(fake, tmp_path):
         assert changes == [f"<@{mod.id}> block user={fake.user('bob').id} testing",
                            f"<@{mod.id}> limits.set user_videos_per_day=5",
                            f"<@{mod.id}> limits.set allowed_models=sora-2,sora-2-pro"]
+
+
+async def test_price_budget_cooldown_and_seconds_limits_each_refuse_in_words(fake, tmp_path):
+    settings = product_settings(tmp_path, fake, QUOTA_USER_VIDEOS_PER_DAY="none")
+    async with running_product(fake, settings) as product:
+        # a price change moves the budget: $20 a month at $3/s is 6 s, so a 4 s video fits once
+        said = await ask(fake, "mod", "sora-admin price", {"key": "sora-2", "usd_per_second": "3"})
+        assert said.startswith("✅") and "$3" in said
+        first = await ask(fake, "alice", "sora", {"prompt": "pricey", "seconds": 4})
+        assert "accepted" in first and "$12.00" in first
+        over = await ask(fake, "bob", "sora", {"prompt": "too pricey", "seconds": 4})
+        assert "budget" in over and "$12.00 of $20.00" in over and "<t:" in over  # used, and when it renews
+        assert "accepted" not in over
+        await ask(fake, "mod", "sora-admin price", {"key": "sora-2", "usd_per_second": "none"})
+
+        await ask(fake, "mod", "sora-admin limit", {"limit": "user_cooldown_seconds", "value": "600"})
+        cooled = await ask(fake, "alice", "sora", {"prompt": "right after"})
+        assert "<t:" in cooled and "accepted" not in cooled
+        await ask(fake, "mod", "sora-admin limit", {"limit": "user_cooldown_seconds", "value": "none"})
+
+        await ask(fake, "mod", "sora-admin limit", {"limit": "user_seconds_per_day", "value": "6"})
+        seconds = await ask(fake, "alice", "sora", {"prompt": "four more seconds", "seconds": 4})
+        assert "accepted" not in seconds and "4 s" in seconds
+
+        await ask(fake, "mod", "sora-admin limit", {"limit": "guild_seconds_per_month", "value": "5"})
+        monthly = await ask(fake, "bob", "sora", {"prompt": "server is out", "seconds": 4})
+        assert "accepted" not in monthly and "month" in monthly
+        assert len(await product.resources.provider.list()) == 1  # only the one accepted video went upstream
+        await wait_delivered(fake, first)
