@@ -77,6 +77,9 @@ class Job:
 
 
 _JOB_COLUMNS = frozenset(f.name for f in fields(Job))
+# reserved → settled at the real amount, never more than reserved
+_SETTLE = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?), closed_at=?
+             WHERE job_id=? AND status='reserved'"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,13 +361,26 @@ class Repository:
         rows = await self._all(sql + " RETURNING *", args)
         return Job.from_row(rows[0]) if rows else None
 
+    async def mark_delivered(self, job_id: int, *, message_id: int, at: float,
+                             charge: tuple[float, float] | None) -> Job | None:
+        """delivering → delivered with the result message id, and the reservation settled at
+        `charge` (seconds, usd; never more than reserved), in one transaction."""
+        async with self._tx() as conn:
+            async with conn.execute(
+                """UPDATE jobs SET state='delivered', result_message_id=?, delivered_at=?, next_poll_at=NULL,
+                       claimed_until=NULL, updated_at=? WHERE id=? AND state='delivering' RETURNING *""",
+                (message_id, at, at, job_id)) as cur:
+                rows = await cur.fetchall()
+            if not rows:
+                return None
+            if charge is not None:
+                await conn.execute(_SETTLE, (*charge, at, job_id))
+            return Job.from_row(rows[0])
+
     # --- quota ledger -----------------------------------------------------------------------------
     async def settle(self, job_id: int, seconds: float, usd: float) -> bool:
         """reserved → settled at the real amount (never more than reserved). False if not reserved."""
-        changed = await self._write(
-            """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?),
-                   closed_at=? WHERE job_id=? AND status='reserved'""",
-            (seconds, usd, self.clock(), job_id))
+        changed = await self._write(_SETTLE, (seconds, usd, self.clock(), job_id))
         return changed == 1
 
     async def refund(self, job_id: int, reason: str) -> bool:

@@ -118,18 +118,17 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
                    text=failure_text(job_view(job), FailureKind.DELIVERY, detail=str(exc)))
         return
     now = ctx.clock()
-    done = await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.DELIVERED, result_message_id=message_id,
-                                     delivered_at=now, next_poll_at=None, claimed_until=None)
+    entry = await ctx.repo.ledger_entry(job.id)
+    charge = None
+    if entry is not None:
+        charge = (settle_amount(entry["seconds"], job.duration),
+                  float(settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)))
+    done = await ctx.repo.mark_delivered(job.id, message_id=message_id, at=now, charge=charge)
     if done is None:
         return
-    await publish_progress(ctx, done, force=True)
-    entry = await ctx.repo.ledger_entry(job.id)
-    if entry is not None:
-        seconds = settle_amount(entry["seconds"], job.duration)
-        usd = settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)
-        await ctx.repo.settle(job.id, seconds=seconds, usd=float(usd))
     if ctx.metrics is not None and job.completed_at:
         ctx.metrics.delivery_latency.observe(max(0.0, now - job.completed_at))
+    await publish_progress(ctx, done, force=True)
     log.info("delivered as message %s", message_id, extra=ctx.extra(job))
 
 
