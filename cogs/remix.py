@@ -37,7 +37,8 @@ def job_id_from_message(message: discord.Message) -> int | None:
     return None
 
 
-async def remix_from_interaction(interaction: discord.Interaction, job_id: int, prompt: str) -> None:
+async def remix_from_interaction(interaction: discord.Interaction, job_id: int, prompt: str, *,
+                                 reply_to: int | None = None) -> None:
     """The shared end of the modal and /sora-remix: answer privately with the outcome."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     bot = sora_bot(interaction.client)
@@ -49,7 +50,8 @@ async def remix_from_interaction(interaction: discord.Interaction, job_id: int, 
     if parent is None:
         await interaction.followup.send(f"I don't know a video `{job_id}`.", ephemeral=True)
         return
-    outcome = await bot.jobs.request_remix(requester_from_interaction(interaction), parent, prompt)
+    outcome = await bot.jobs.request_remix(requester_from_interaction(interaction), parent, prompt,
+                                           reply_to_message_id=reply_to)
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
@@ -67,7 +69,7 @@ class RemixCog(commands.Cog):
         if job_id is None or message.author.id != interaction.client.user.id:
             await interaction.response.send_message(_NOT_A_RESULT, ephemeral=True)
             return
-        await interaction.response.send_modal(RemixModal(job_id))
+        await interaction.response.send_modal(RemixModal(job_id, reply_to=message.id))
 
     @app_commands.command(name="sora-remix", description="Remix one of your Sora videos with a change")
     @app_commands.describe(video="The video to remix (your finished videos)", prompt="What should change?")
@@ -92,7 +94,14 @@ class RemixCog(commands.Cog):
             return
         parent = await self.bot.repo.job_by_result_message(message.reference.message_id)
         if parent is None:
-            return
+            # The reply may beat our own record of the post: read the job from the message's button.
+            resolved = message.reference.resolved
+            job_id = job_id_from_message(resolved) if isinstance(resolved, discord.Message) else None
+            if job_id is None or self.bot.user is None or resolved.author.id != self.bot.user.id:
+                return
+            parent = await self.bot.repo.get_job(job_id)
+            if parent is None:
+                return
         me = self.bot.user
         text = message.content
         if me is not None:
@@ -109,7 +118,8 @@ class RemixCog(commands.Cog):
                 await message.reply(missing, allowed_mentions=quiet, delete_after=60)
             return
         who = requester_of(self.bot, message.author, message.channel.id, message.guild.id if message.guild else None)
-        outcome = await self.bot.jobs.request_remix(who, parent, text, reply_to_message_id=parent.result_message_id)
+        outcome = await self.bot.jobs.request_remix(
+            who, parent, text, reply_to_message_id=parent.result_message_id or message.reference.message_id)
         if outcome.accepted:
             try:
                 await message.add_reaction("🎬")

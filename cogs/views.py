@@ -22,14 +22,15 @@ class RemixModal(discord.ui.Modal):
         label="What should change?", placeholder="make it night, add snow…", style=discord.TextStyle.paragraph,
         max_length=1000)
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, *, reply_to: int | None = None) -> None:
         super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}", timeout=None)
         self.job_id = job_id
+        self.reply_to = reply_to  # the result message the remix will answer, as the member saw it
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         from cogs.remix import remix_from_interaction
 
-        await remix_from_interaction(interaction, self.job_id, self.change.value)
+        await remix_from_interaction(interaction, self.job_id, self.change.value, reply_to=self.reply_to)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         from cogs.errors import report_unexpected
@@ -50,4 +51,5 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:rem
 
     async def callback(self, interaction: discord.Interaction) -> None:
         # A modal must be the first answer, at once (3 s rule).
-        await interaction.response.send_modal(RemixModal(self.job_id))
+        message_id = interaction.message.id if interaction.message else None
+        await interaction.response.send_modal(RemixModal(self.job_id, reply_to=message_id))

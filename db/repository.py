@@ -20,6 +20,7 @@ import aiosqlite
 from bot.engine.jobs import (
     ACTIVE,
     POLLED,
+    REMIXABLE,
     UPSTREAM_ACTIVE,
     IllegalTransition,
     JobState,
@@ -251,13 +252,15 @@ class Repository:
 
     async def remixable_jobs(self, user_id: int, guild_id: int | None, query: str = "",
                              limit: int = 25) -> list[Job]:
-        """The caller's delivered videos, newest first, whose id or prompt contains `query`."""
+        """The caller's finished videos, newest first, whose id or prompt contains `query`."""
         like = f"%{query.strip()}%"
+        states = [s.value for s in REMIXABLE]
+        marks = ",".join("?" * len(states))
         rows = await self._all(
-            """SELECT * FROM jobs WHERE user_id=? AND guild_id IS ? AND state='delivered'
+            f"""SELECT * FROM jobs WHERE user_id=? AND guild_id IS ? AND state IN ({marks})
                  AND provider_id IS NOT NULL AND (CAST(id AS TEXT) LIKE ? OR prompt LIKE ?)
-               ORDER BY id DESC LIMIT ?""",
-            (user_id, guild_id, like, like, limit))
+               ORDER BY id DESC LIMIT ?""",  # noqa: S608
+            (user_id, guild_id, *states, like, like, limit))
         return [Job.from_row(r) for r in rows]
 
     async def jobs_in_states(self, states: Iterable[JobState]) -> list[Job]:

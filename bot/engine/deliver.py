@@ -89,6 +89,7 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
     # publisher to look for the earlier post in the channel before posting again.
     job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
+    charge = await _settlement(ctx, job)  # read now: the post and its record should be close together
     try:
         limit = await ctx.publisher.upload_limit(job)
         fitted = await media.fit_to_limit(path, limit, path.parent, info=info)  # info: no second probe
@@ -118,11 +119,6 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
                    text=failure_text(job_view(job), FailureKind.DELIVERY, detail=str(exc)))
         return
     now = ctx.clock()
-    entry = await ctx.repo.ledger_entry(job.id)
-    charge = None
-    if entry is not None:
-        charge = (settle_amount(entry["seconds"], job.duration),
-                  float(settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)))
     done = await ctx.repo.mark_delivered(job.id, message_id=message_id, at=now, charge=charge)
     if done is None:
         return
@@ -130,6 +126,15 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
         ctx.metrics.delivery_latency.observe(max(0.0, now - job.completed_at))
     await publish_progress(ctx, done, force=True)
     log.info("delivered as message %s", message_id, extra=ctx.extra(job))
+
+
+async def _settlement(ctx: EngineContext, job: Job) -> tuple[float, float] | None:
+    """(seconds, usd) to settle the reservation at: the real duration, never more than reserved."""
+    entry = await ctx.repo.ledger_entry(job.id)
+    if entry is None:
+        return None
+    return (settle_amount(entry["seconds"], job.duration),
+            float(settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)))
 
 
 async def _post(ctx: EngineContext, job: Job, fitted: media.FitResult) -> int:

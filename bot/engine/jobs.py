@@ -32,6 +32,9 @@ UPSTREAM_ACTIVE = frozenset({JobState.SUBMITTING, JobState.UNKNOWN, JobState.QUE
 POLLED = frozenset({JobState.UNKNOWN, JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED,
                     JobState.DOWNLOADING, JobState.DELIVERING})
 ACTIVE = frozenset(JobState) - TERMINAL
+# Upstream has the finished video: it can be remixed, even while our own delivery is still finishing
+# (a member may reply to the result the instant it appears, before it is recorded as delivered).
+REMIXABLE = frozenset({JobState.COMPLETED, JobState.DOWNLOADING, JobState.DELIVERING, JobState.DELIVERED})
 
 _S = JobState
 _LEGAL: dict[JobState, frozenset[JobState]] = {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot import admin, pricing, quota
 from bot.engine.context import EngineContext, job_view
-from bot.engine.jobs import JobState
+from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
 from bot.images import fit_first_frame_async
@@ -143,7 +143,7 @@ class JobService:
                             reply_to_message_id: int | None = None) -> Outcome:
         if not self.ctx.provider.supports_remix:
             return Outcome(errors.RemixUnsupported.user_message, refusal="remix_unsupported")
-        if parent.provider_id is None or parent.state is not JobState.DELIVERED:
+        if parent.provider_id is None or parent.state not in REMIXABLE:
             return Outcome("That video isn't finished yet, so it can't be remixed.", refusal="invalid")
         if parent.guild_id != who.guild_id:
             return Outcome("You can only remix videos made in this server.", refusal="invalid")
