@@ -31,3 +31,10 @@ async def fake_discord_factory() -> AsyncIterator[Callable[..., Any]]:
 async def fake_discord(fake_discord_factory: Callable[..., Any]) -> FakeDiscord:
     """A fake Discord with the defaults (tier 0, 3 s deadline, 15 min tokens, no privileged intents)."""
     return await fake_discord_factory()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """The product's usual world: a tier-0 server (10 MiB uploads) with alice, bob and mod."""
+    async with FakeDiscord(premium_tier=0) as fake:
+        yield fake

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.product import running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
 
 IN_PROGRESS_WORDS = ("waiting in line", "sending", "checking", "queued", "rendering", "fetching", "posting")
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord(premium_tier=0) as fake:
-        yield fake
 
 
 async def ask(fake: FakeDiscord, user: str, command: str, options: dict | None = None) -> str:

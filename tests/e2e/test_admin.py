@@ -10,12 +10,6 @@ from bot.sandbox.product import running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
 
 
-@pytest.fixture
-async def fake():
-    async with FakeDiscord(premium_tier=0) as fake:
-        yield fake
-
-
 async def ask(fake: FakeDiscord, user: str, command: str, options: dict | None = None, *,
               channel: str = "general") -> str:
     """Run a command and return its private answer (the first accepted answer or the first followup)."""

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.product import running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
 from tests.fakes.relay import FakeRelay
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord(premium_tier=0) as fake:
-        yield fake
 
 
 async def test_sora_posts_the_video_mentioning_only_the_requester(fake, tmp_path):

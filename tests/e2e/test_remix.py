@@ -6,19 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from bot.sandbox.fake_discord import FakeDiscord, InteractionHandle, StoredMessage
 from bot.sandbox.product import running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
 
 RESULT_TIMEOUT = 30
-
-
-@pytest.fixture
-async def fake():
-    async with FakeDiscord(premium_tier=0) as fake:
-        yield fake
 
 
 async def make_video(fake: FakeDiscord, user: str, prompt: str, channel: str = "general") -> StoredMessage:

@@ -13,12 +13,6 @@ from tests.e2e.product import is_result, job_id_of, product_settings
 MESSAGES = r"^/channels/\d+/messages$"
 
 
-@pytest.fixture
-async def fake():
-    async with FakeDiscord(premium_tier=0) as fake:
-        yield fake
-
-
 async def accepted_job(fake: FakeDiscord, user: str, prompt: str, channel: str = "general") -> int:
     handle = await fake.slash(user, channel, "sora", {"prompt": prompt})
     answer = await handle.followup()
