@@ -51,6 +51,7 @@ class Job:
     error_code: str | None
     error_message: str | None
     attempts: int
+    user_cap: int | None
     next_poll_at: float | None
     last_poll_at: float | None
     claimed_until: float | None
@@ -98,6 +99,7 @@ class NewJob:
     parent_job_id: int | None = None
     image_path: str | None = None
     reply_to_message_id: int | None = None
+    user_cap: int | None = None  # concurrent upstream jobs this member may have (None: no cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +189,11 @@ class Repository:
             cur = await conn.execute(
                 """INSERT INTO jobs (guild_id, channel_id, user_id, kind, prompt, model, size, seconds,
                        parent_job_id, image_path, provider, idempotency_key, state, created_at, updated_at,
-                       next_poll_at, reply_to_message_id)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+                       next_poll_at, reply_to_message_id, user_cap)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
                 (new.guild_id, new.channel_id, new.user_id, new.kind, new.prompt, new.model, new.size,
                  new.seconds, new.parent_job_id, new.image_path, new.provider, new.idempotency_key,
-                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id),
+                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap),
             )
             job = Job.from_row((await cur.fetchall())[0])
             await cur.close()

@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from bot.engine import retention
-from bot.engine.ports import UploadTooLarge
+from bot.engine.ports import DeliveryRejected, UploadTooLarge
 from bot.sora.factory import build_provider
+from bot.sora.retry import RetryPolicy
 from bot.sora.simulated import SimulatedProvider
 from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
 from tests.fakes.relay import FakeRelay
@@ -56,23 +57,31 @@ async def test_video_that_cannot_be_fetched_ends_expired_refunded_and_told(tmp_p
 
 
 class TooLargeOnce(RecordingPublisher):
+    """Discord answers 413 to the first post, with or without saying its limit (it usually doesn't)."""
+
+    def __init__(self, says_limit: bool) -> None:
+        super().__init__()
+        self.says_limit = says_limit
+        self.refused: list[int] = []
+
     async def publish_result(self, job, video, caption):
-        if not self.results and not getattr(self, "refused", False):
-            self.refused = True
-            raise UploadTooLarge("413", limit_bytes=video.stat().st_size - 1)
+        if not self.refused:
+            self.refused.append(video.stat().st_size)
+            raise UploadTooLarge("413", limit_bytes=video.stat().st_size - 1 if self.says_limit else None)
         return await super().publish_result(job, video, caption)
 
 
-async def test_discord_413_fits_again_smaller_and_posts_once(tmp_path):
+@pytest.mark.parametrize("says_limit", [True, False])
+async def test_discord_413_fits_again_smaller_and_posts_once(tmp_path, says_limit):
     settings = make_settings(tmp_path)
-    publisher = TooLargeOnce()
+    publisher = TooLargeOnce(says_limit)
     h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
                       publisher=publisher).start()
     try:
         out = await h.service.request_video(member(), prompt="a 413 from Discord", seconds=8)
         job = await h.wait_for(out.job.id, "delivered")
         [posted] = publisher.results
-        assert posted.path.name.endswith(".fit.mp4") and posted.size < job.file_size
+        assert posted.path.name.endswith(".fit.mp4") and posted.size < publisher.refused[0] <= job.file_size
         assert "compressed to fit" in posted.text
     finally:
         await h.stop()
@@ -142,5 +151,93 @@ async def test_retention_deletes_old_deliveries_and_keeps_undelivered_files(tmp_
         report = await retention.sweep(h.ctx, retention_seconds=3600, max_bytes=2000)  # the cap
         assert not os.path.exists(new_job.file_path) and owed.exists()
         assert report.total_bytes == 1000
+    finally:
+        await h.stop()
+
+
+async def test_provider_refusing_every_submit_gives_up_refunds_and_tells(tmp_path):
+    """429s are certain refusals (a 5xx might have been processed, so it is reconciled instead)."""
+    async with FakeRelay(dialect="openai", api_key="k", render_seconds=0.3) as relay:
+        relay.rate_limit(100, retry_after=0, kind="create")
+        settings = relay_settings(tmp_path, relay, "openai")
+        provider = build_provider(settings, retry=RetryPolicy(max_attempts=1))
+        h = await Harness(settings, provider, time_scale=0.001).start()
+        try:
+            out = await h.service.request_video(member(), prompt="while the relay is down")
+            job = await h.wait_for(out.job.id, "failed")
+            assert job.error_code == "unavailable" and relay.create_count == 0
+            assert relay.count("create") == h.ctx.config.submit_attempts
+            assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+            [failure] = h.publisher.failures
+            assert "unavailable right now" in failure.text and "does not count against your quota" in failure.text
+        finally:
+            await h.stop()
+
+
+async def test_unconfirmable_create_is_not_resent_and_the_member_is_told(tmp_path):
+    """xingchaoyiqing has no list endpoint and no idempotency: a create whose answer was lost can't
+    be found again, so the job ends failed and refunded; it is never sent a second time."""
+    async with FakeRelay(dialect="xingchaoyiqing", api_key="k", render_seconds=0.3) as relay:
+        relay.fail_next_create_after_recording()
+        settings = relay_settings(tmp_path, relay, "xingchaoyiqing")
+        h = await Harness(settings, build_provider(settings, retry=RetryPolicy(max_attempts=1))).start()
+        try:
+            out = await h.service.request_video(member(), prompt="lost in transit")
+            job = await h.wait_for(out.job.id, "failed")
+            assert job.error_code == "unknown_outcome" and relay.create_count == 1
+            assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+            [failure] = h.publisher.failures
+            assert "not sent again" in failure.text
+        finally:
+            await h.stop()
+
+
+async def test_remix_on_a_provider_without_remix_is_refused_up_front(tmp_path):
+    async with FakeRelay(dialect="xingchaoyiqing", api_key="k", render_seconds=0.2) as relay:
+        settings = relay_settings(tmp_path, relay, "xingchaoyiqing")
+        h = await Harness(settings, build_provider(settings)).start()
+        try:
+            out = await h.service.request_video(member(), prompt="a kite")
+            parent = await h.wait_for(out.job.id, "delivered")
+            refused = await h.service.request_remix(member(user_id=2), parent, "make it two kites")
+            assert not refused.accepted and "doesn't support remixing" in refused.message
+            assert relay.count("remix") == 0 and len(await h.repo.recent_jobs(2, 10)) == 0
+        finally:
+            await h.stop()
+
+
+class Undeliverable(RecordingPublisher):
+    async def publish_result(self, job, video, caption):
+        raise DeliveryRejected("the channel no longer exists")
+
+
+async def test_video_that_can_never_be_posted_is_refunded(tmp_path):
+    settings = make_settings(tmp_path)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
+                      publisher=Undeliverable()).start()
+    try:
+        out = await h.service.request_video(member(), prompt="into the void")
+        job = await h.wait_for(out.job.id, "failed")
+        assert job.error_code == "undeliverable"
+        assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+        assert os.path.exists(job.file_path)  # the file is kept
+    finally:
+        await h.stop()
+
+
+async def test_member_concurrency_cap_follows_tiers_and_bypass(tmp_path):
+    settings = make_settings(tmp_path, QUOTA_USER_CONCURRENT=1)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=3),
+                      time_scale=0.03).start()
+    try:
+        a1 = await h.service.request_video(member(user_id=1), prompt="a1")
+        a2 = await h.service.request_video(member(user_id=1), prompt="a2")
+        m1 = await h.service.request_video(member(user_id=2, bypass=True), prompt="m1")
+        m2 = await h.service.request_video(member(user_id=2, bypass=True), prompt="m2")
+        for out in (a1, m1, m2):
+            await h.wait_for(out.job.id, "queued", "running")
+        assert (await h.repo.get_job(a2.job.id)).state.value == "requested"  # capped at 1, waits its turn
+        assert "starts as soon as one of them finishes" in a2.message
+        await h.wait_for(a2.job.id, "delivered", timeout=60)
     finally:
         await h.stop()

@@ -32,6 +32,7 @@ class EngineConfig:
     burst: int = 4
     lease_seconds: float = 300.0  # a claimed job is someone's for this long
     progress_interval: float = 10.0  # at most one status edit per job per this many seconds
+    submit_attempts: int = 6  # a provider refusing (429/5xx) this many times in a row: the job fails, refunded
     download_attempts: int = 4
     delivery_attempts: int = 8
     reconcile_window: float = 180.0  # how long a lost create is looked for upstream
@@ -52,8 +53,8 @@ class EngineContext:
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics | None = None
     bucket: TokenBucket | None = None
-    # guild id → (per-member cap, per-guild cap) of concurrent upstream jobs; None = no caps
-    concurrency: Callable[[int | None], Awaitable[tuple[int | None, int | None]]] | None = None
+    # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
+    guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
 
     def __post_init__(self) -> None:
         if self.bucket is None:

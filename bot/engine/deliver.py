@@ -96,7 +96,8 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
         try:
             message_id = await _post(ctx, job, fitted)
         except UploadTooLarge as exc:
-            smaller = int((exc.limit_bytes or limit) * 0.85)
+            # Smaller than what Discord just refused (and than its stated limit, when it gave one).
+            smaller = int(min(exc.limit_bytes or limit, fitted.size_bytes) * 0.85)
             log.warning("Discord said 413 at %d bytes; fitting to %d and retrying once", fitted.size_bytes,
                         smaller, extra=ctx.extra(job))
             fitted = await media.fit_to_limit(path, smaller, path.parent)

@@ -194,13 +194,14 @@ class Poller:
         return served
 
     async def _caps(self, waiting: list[Job], by_user: Counter, by_guild: Counter) -> list[Cap[Job]]:
-        """Per-member and per-guild concurrency caps, from each guild's limits."""
-        if self.ctx.concurrency is None:
-            return []
-        limits = {g: await self.ctx.concurrency(g) for g in {j.guild_id for j in waiting}}
-        user_guild = {j.user_id: j.guild_id for j in waiting}
-        return [Cap(_user, by_user, lambda user: limits[user_guild[user]][0]),
-                Cap(lambda j: j.guild_id, by_guild, lambda guild: limits[guild][1])]
+        """Per-member caps (recorded on each job when asked: role tiers and bypass applied) and
+        per-guild caps (the guild's limits)."""
+        user_caps = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}  # the newest ask wins
+        caps = [Cap(_user, by_user, user_caps.get)]
+        if self.ctx.guild_cap is not None:
+            guild_caps = {g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}
+            caps.append(Cap(lambda j: j.guild_id, by_guild, guild_caps.get))
+        return caps
 
     # --- one step of one job -------------------------------------------------------------------------
     async def _work(self, job: Job) -> None:

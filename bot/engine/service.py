@@ -9,6 +9,7 @@ and nothing is submitted (never fail open).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
@@ -73,11 +74,11 @@ class JobService:
         self.ctx = ctx
         self.poller = poller
         self.settings = settings
-        ctx.concurrency = self.concurrency_caps
+        ctx.guild_cap = self.guild_cap
 
-    async def concurrency_caps(self, guild_id: int | None) -> tuple[int | None, int | None]:
+    async def guild_cap(self, guild_id: int | None) -> int | None:
         limits = await self.limits_for(Requester(guild_id=guild_id, channel_id=0, user_id=0))
-        return limits.user_concurrent, limits.guild_concurrent
+        return limits.guild_concurrent
 
     # --- limits --------------------------------------------------------------------------------------
     async def limits_for(self, requester: Requester) -> quota.Limits:
@@ -190,6 +191,7 @@ class JobService:
 
     async def _create(self, who: Requester, new: NewJob) -> Outcome:
         limits = await self.limits_for(who)
+        new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent)
         prices = await self.prices_for(who.guild_id)
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()

@@ -42,8 +42,14 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         return
     except (errors.RateLimited, errors.ProviderUnavailable) as exc:
         # Certainly not accepted (the client raises these only when the request was refused or never
-        # reached the provider): wait locally and try again.
-        delay = getattr(exc, "retry_after", None) or min(300.0, 15.0 * (job.attempts + 1))
+        # reached the provider): wait locally and try again, then give up and tell the member.
+        if job.attempts + 1 >= ctx.config.submit_attempts:
+            log.warning("provider still unavailable after %d tries; giving up: %s", job.attempts + 1, exc,
+                        extra=ctx.extra(job))
+            await fail(ctx, job, JobState.SUBMITTING, code="unavailable",
+                       text=failure_text(job_view(job), FailureKind.UNAVAILABLE))
+            return
+        delay = (getattr(exc, "retry_after", None) or min(300.0, 15.0 * (job.attempts + 1))) * ctx.config.time_scale
         log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=ctx.extra(job))
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED,
                                   next_poll_at=ctx.clock() + delay, attempts=job.attempts + 1,
