@@ -85,6 +85,8 @@ class SoraBot(commands.Bot):
         self.poller = Poller(self.engine_ctx)
         self.jobs = JobService(self.engine_ctx, self.poller, settings)
         self.commands_synced = asyncio.Event()
+        self.closing = False
+        self.tree.interaction_check = self._accepting
 
     async def setup_hook(self) -> None:
         from cogs.views import RemixButton
@@ -135,7 +137,18 @@ class SoraBot(commands.Bot):
             log.warning("guild %s: the bot can't deliver videos in %s", guild.id, "; ".join(problems))
         return problems
 
+    async def _accepting(self, interaction: discord.Interaction) -> bool:
+        """While shutting down, new commands are answered, not started."""
+        if self.closing:
+            if interaction.type is discord.InteractionType.autocomplete:
+                return False  # an autocomplete can't carry a message
+            await interaction.response.send_message(
+                "The bot is restarting. Please try again in a minute.", ephemeral=True)
+            return False
+        return True
+
     async def close(self) -> None:
+        self.closing = True  # stop taking commands first, then let in-flight work finish
         await self.poller.stop()
         await super().close()
 

@@ -73,7 +73,7 @@ class DiscordPublisher:
                 await message.edit(content=text, allowed_mentions=discord.AllowedMentions.none())
                 return job.status_message_id
             except discord.NotFound:
-                log.info("status message was deleted; posting a new one", extra={"job": job.id})
+                log.info("status message was deleted; posting a new one", extra=job.log_extra())
         reference = None
         if job.reply_to_message_id:
             reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
@@ -86,7 +86,7 @@ class DiscordPublisher:
         if job.attempts > 1:  # an earlier attempt may have posted before a crash or a lost answer
             found = await self._find_earlier_result(channel, job)
             if found is not None:
-                log.info("result was already posted as %s; not posting again", found, extra={"job": job.id})
+                log.info("result was already posted as %s; not posting again", found, extra=job.log_extra())
                 return found
         reference = None
         if job.reply_to_message_id:
@@ -113,7 +113,7 @@ class DiscordPublisher:
                 await channel.get_partial_message(job.status_message_id).edit(  # type: ignore[attr-defined]
                     content=text, allowed_mentions=discord.AllowedMentions.none())
             except discord.HTTPException:
-                log.info("could not edit the status message", extra={"job": job.id})
+                log.info("could not edit the status message", extra=job.log_extra())
         await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)],
                                                                           everyone=False, roles=False))
 

@@ -124,7 +124,7 @@ class RemixCog(commands.Cog):
             try:
                 await message.add_reaction("🎬")
             except discord.HTTPException:
-                log.info("could not react to a remix request", extra={"job": outcome.job.id})
+                log.info("could not react to a remix request", extra=outcome.job.log_extra())
         else:
             await message.reply(outcome.message, allowed_mentions=quiet, delete_after=60)
 

@@ -71,6 +71,10 @@ class Job:
     progress_published_at: float | None
     progress_text: str | None
 
+    def log_extra(self, **more: object) -> dict[str, object]:
+        """`extra=` for a log line about this job: job, guild and user on every job line."""
+        return {"job": self.id, "guild": self.guild_id, "user": self.user_id, **more}
+
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Job:
         data = dict(row)

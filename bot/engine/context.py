@@ -36,7 +36,7 @@ class EngineConfig:
     download_attempts: int = 4
     delivery_attempts: int = 8
     reconcile_window: float = 180.0  # how long a lost create is looked for upstream
-    grace_seconds: float = 5.0  # on stop: let in-flight calls finish this long, then cancel
+    grace_seconds: float = 5.0  # on stop: let in-flight steps finish this long in all, then cancel
     retention_seconds: float = 72 * 3600.0  # delivered files are deleted this long after delivery
     max_disk_bytes: int = 2048 * 1024 * 1024  # … and the oldest first while the folder is over this
     sweep_interval: float = 600.0  # how often the poller runs the retention sweep
@@ -75,7 +75,7 @@ class EngineContext:
         return path
 
     def extra(self, job: Job, **more: object) -> dict[str, object]:
-        return {"job": job.id, "guild": job.guild_id, "user": job.user_id, **more}
+        return job.log_extra(**more)
 
 
 def job_view(job: Job) -> JobView:

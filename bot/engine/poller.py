@@ -66,13 +66,18 @@ class Poller:
         return self._task is not None and not self._task.done()
 
     async def stop(self, grace: float | None = None) -> None:
+        """No more claims; in-flight steps get `grace` seconds in all, then are cancelled (their
+        leases lapse and the next start picks them up, so nothing is lost)."""
         grace = self.ctx.config.grace_seconds if grace is None else grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=grace)
         if self._inflight:
-            _done, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            remaining = max(0.0, deadline - loop.time())
+            _done, pending = await asyncio.wait(set(self._inflight), timeout=remaining)
             for task in pending:
                 task.cancel()
             if pending:

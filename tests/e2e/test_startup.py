@@ -29,3 +29,12 @@ async def test_channels_the_bot_cannot_deliver_to_are_reported(tmp_path, caplog)
                 guild = product.bot.get_guild(fake.world.guild_id)
                 assert product.bot.report_missing_permissions(guild) == ["#videos: missing attach_files"]
         assert any("can't deliver videos in #videos" in r.getMessage() for r in caplog.records)
+
+
+async def test_shutting_down_answers_new_commands_instead_of_starting_them(tmp_path):
+    async with FakeDiscord() as fake, running_product(fake, product_settings(tmp_path, fake)) as product:
+        product.bot.closing = True  # what close() sets first, before in-flight work is given its grace
+        handle = await fake.slash("alice", "general", "sora", {"prompt": "too late"})
+        answer = await handle.original()
+        assert answer.ephemeral and "restarting" in answer.content
+        assert await product.resources.provider.list() == []
