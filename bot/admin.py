@@ -41,6 +41,8 @@ def parse_number(field: str, text: str) -> Any:
         number = Decimal(value.lstrip("$"))
     except InvalidOperation:
         raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).") from None
+    if not number.is_finite():
+        raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).")
     if number < 0:
         raise AdminInputError("Limits can't be negative (use `none` for no limit).")
     if field == "guild_usd_per_month":
@@ -53,8 +55,10 @@ def parse_number(field: str, text: str) -> Any:
 def parse_list(field: str, text: str, allowed: list[Any]) -> list[Any] | None:
     """A comma-separated allow-list, checked against what the provider offers; `all` → None."""
     value = text.strip().lower()
-    if value in ("all", "any", "none", ""):
+    if value in ("all", "any"):
         return None
+    if value in ("", "none"):
+        raise AdminInputError("Name at least one, or `all` (to forbid something, leave it out of the list).")
     items: list[Any] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
         item: Any = int(part) if field == "allowed_seconds" and part.isdigit() else part

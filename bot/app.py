@@ -99,7 +99,7 @@ class SoraBot(commands.Bot):
         self.add_dynamic_items(RemixButton)
         self.metrics.set_job_counts_source(self.repo.count_by_state)
         await self.poller.start()
-        self.loop.create_task(self._sync_commands(), name="sync-commands")
+        self._sync_task = asyncio.create_task(self._sync_commands(), name="sync-commands")
 
     async def _sync_commands(self) -> None:
         try:
@@ -116,6 +116,9 @@ class SoraBot(commands.Bot):
             log.error("command sync failed: %s", exc)
         finally:
             self.commands_synced.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands here: a mention is a remix reply (cogs/remix.py listens), not a command."""
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guild(s)", self.user, len(self.guilds))
@@ -191,6 +194,10 @@ async def serve(settings: Settings) -> int:
                 await asyncio.wait_for(runner, timeout=5)
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check the token in the developer portal")
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        log.error("DISCORD_MESSAGE_CONTENT=true needs the Message Content intent: turn it on in the developer "
+                  "portal (Bot → Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=false")
         return 2
     finally:
         if health is not None:

@@ -12,6 +12,7 @@ channel's recent messages for a result of this job (its Remix button's custom id
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,12 +109,6 @@ class DiscordPublisher:
 
     async def publish_failure(self, job: Job, text: str) -> None:
         channel = await self._channel(job)
-        if job.status_message_id:
-            try:
-                await channel.get_partial_message(job.status_message_id).edit(  # type: ignore[attr-defined]
-                    content=text, allowed_mentions=discord.AllowedMentions.none())
-            except discord.HTTPException:
-                log.info("could not edit the status message", extra=job.log_extra())
         await channel.send(text, allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)],
                                                                           everyone=False, roles=False))
 
@@ -121,7 +116,10 @@ class DiscordPublisher:
         wanted = remix_custom_id(job.id)
         me = self.bot.user.id if self.bot.user else None
         try:
-            async for message in channel.history(limit=HISTORY_LOOKBACK):
+            # only messages newer than the job (ids restart if the database is ever reset)
+            after = discord.Object(discord.utils.time_snowflake(
+                datetime.fromtimestamp(job.created_at, UTC), high=False))
+            async for message in channel.history(limit=HISTORY_LOOKBACK, after=after):
                 if message.author.id != me or not message.attachments:
                     continue
                 for row in message.components:

@@ -7,6 +7,7 @@ working after a restart without any view kept in memory.
 from __future__ import annotations
 
 import re
+import secrets
 
 import discord
 
@@ -23,7 +24,9 @@ class RemixModal(discord.ui.Modal):
         max_length=1000)
 
     def __init__(self, job_id: int, *, reply_to: int | None = None) -> None:
-        super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}", timeout=None)
+        # unique per opening: discord.py keys open modals by custom id, and two members may remix one video
+        super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}:{secrets.token_hex(4)}",
+                         timeout=None)
         self.job_id = job_id
         self.reply_to = reply_to  # the result message the remix will answer, as the member saw it
 

@@ -8,10 +8,11 @@ transaction of one coroutine never swallows another's statement. Multi-statement
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -83,6 +84,7 @@ class Job:
 
 
 _JOB_COLUMNS = frozenset(f.name for f in fields(Job))
+_REFUND = "UPDATE quota_ledger SET status='refunded', reason=?, closed_at=? WHERE job_id=? AND status='reserved'"
 # reserved → settled at the real amount, never more than reserved
 _SETTLE = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?), closed_at=?
              WHERE job_id=? AND status='reserved'"""
@@ -140,14 +142,17 @@ class Repository:
         self._lock = asyncio.Lock()
 
     # --- plumbing ------------------------------------------------------------------------------
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Even when cancelled (the BEGIN may still run on aiosqlite's thread): the ROLLBACK is
+                # queued behind it, so the shared connection never stays inside a transaction.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
             else:
                 await self.conn.execute("COMMIT")
@@ -304,10 +309,12 @@ class Repository:
         row = await self._one("SELECT * FROM jobs WHERE provider=? AND provider_id=?", (provider, provider_id))
         return Job.from_row(row) if row else None
 
-    async def delivered_with_files(self) -> list[Job]:
-        """Delivered jobs that still have a file on disk, oldest delivery first (retention)."""
-        rows = await self._all("SELECT * FROM jobs WHERE state='delivered' AND file_path IS NOT NULL "
-                               "ORDER BY delivered_at, id")
+    async def ended_with_files(self) -> list[Job]:
+        """Delivered, failed or expired jobs that still have a video or an input image on disk,
+        oldest end first (retention). A job still in progress is never listed: its files are owed."""
+        rows = await self._all(
+            "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired') "
+            "AND (file_path IS NOT NULL OR image_path IS NOT NULL) ORDER BY COALESCE(delivered_at, updated_at), id")
         return [Job.from_row(r) for r in rows]
 
     async def starts_since(self, since: float) -> list[tuple[int, float]]:
@@ -386,6 +393,28 @@ class Repository:
                 await conn.execute(_SETTLE, (*charge, at, job_id))
             return Job.from_row(rows[0])
 
+    async def end_job(self, job_id: int, old: JobState, new: JobState, *, code: str, message: str) -> Job | None:
+        """`old` → failed/expired with the error, and the reservation refunded, in one transaction."""
+        if not can_transition(old, new):
+            raise IllegalTransition(job_id, old, new)
+        now = self.clock()
+        async with self._tx() as conn:
+            async with conn.execute(
+                """UPDATE jobs SET state=?, error_code=?, error_message=?, next_poll_at=NULL, claimed_until=NULL,
+                       updated_at=? WHERE id=? AND state=? RETURNING *""",
+                (new.value, code, message, now, job_id, old.value)) as cur:
+                rows = await cur.fetchall()
+            if not rows:
+                return None
+            await conn.execute(_REFUND, (code, now, job_id))
+            return Job.from_row(rows[0])
+
+    async def refund_ended_jobs(self) -> int:
+        """Repair: refund reservations still open on failed or expired jobs (none should be)."""
+        return await self._write(
+            "UPDATE quota_ledger SET status='refunded', reason='ended', closed_at=? WHERE status='reserved' "
+            "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
+
     # --- quota ledger -----------------------------------------------------------------------------
     async def settle(self, job_id: int, seconds: float, usd: float) -> bool:
         """reserved → settled at the real amount (never more than reserved). False if not reserved."""
@@ -394,9 +423,7 @@ class Repository:
 
     async def refund(self, job_id: int, reason: str) -> bool:
         """reserved → refunded. Idempotent: a second refund (or a refund after settle) changes nothing."""
-        changed = await self._write(
-            "UPDATE quota_ledger SET status='refunded', reason=?, closed_at=? WHERE job_id=? AND status='reserved'",
-            (reason, self.clock(), job_id))
+        changed = await self._write(_REFUND, (reason, self.clock(), job_id))
         return changed == 1
 
     async def ledger_entry(self, job_id: int) -> aiosqlite.Row | None:

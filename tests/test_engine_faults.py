@@ -220,7 +220,9 @@ async def test_video_that_can_never_be_posted_is_refunded(tmp_path):
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "undeliverable"
         assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
-        assert os.path.exists(job.file_path)  # the file is kept
+        assert os.path.exists(job.file_path)  # the file is kept …
+        await retention.sweep(h.ctx, retention_seconds=0, max_bytes=10**9)
+        assert not os.path.exists(job.file_path)  # … until retention says the job has ended long enough
     finally:
         await h.stop()
 
@@ -239,5 +241,41 @@ async def test_member_concurrency_cap_follows_tiers_and_bypass(tmp_path):
         assert (await h.repo.get_job(a2.job.id)).state.value == "requested"  # capped at 1, waits its turn
         assert "starts as soon as one of them finishes" in a2.message
         await h.wait_for(a2.job.id, "delivered", timeout=60)
+    finally:
+        await h.stop()
+
+
+class BrokenLimit(RecordingPublisher):
+    async def upload_limit(self, job):
+        raise RuntimeError("a bug on the Discord side")
+
+
+async def test_unexpected_error_in_a_step_is_retried_then_failed_with_an_error_id(tmp_path, caplog):
+    settings = make_settings(tmp_path)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
+                      publisher=BrokenLimit(), unexpected_attempts=3).start()
+    try:
+        out = await h.service.request_video(member(), prompt="meets a bug")
+        job = await h.wait_for(out.job.id, "failed")
+        assert job.error_code == "unexpected"
+        assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+        [failure] = h.publisher.failures
+        assert f"job-{job.id}" in failure.text  # an id the member can hand to an admin
+        crashes = [r for r in caplog.records if r.getMessage() == "unexpected error in a job step"]
+        assert len(crashes) >= 2 and all(getattr(r, "job", None) == job.id for r in crashes)  # retried first
+    finally:
+        await h.stop()
+
+
+async def test_render_that_never_finishes_times_out_refunded(tmp_path):
+    settings = make_settings(tmp_path)
+    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=1000),
+                      time_scale=0.01, deadline_factor=2.0, min_deadline=0.0).start()
+    try:
+        out = await h.service.request_video(member(), prompt="forever rendering")
+        job = await h.wait_for(out.job.id, "failed")
+        assert job.error_code == "timed_out"
+        assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+        assert "never finished" in h.publisher.failures[0].text
     finally:
         await h.stop()

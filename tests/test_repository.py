@@ -163,3 +163,25 @@ async def test_guild_config_tiers_blocks_and_audit(repo):
     actions = [r["action"] for r in await repo.admin_log(5)]
     assert actions == ["unblock", "block", "tier.set", "limits.set"]
     assert all(r["user_id"] == 77 for r in await repo.admin_log(5))
+
+
+async def test_a_cancelled_transaction_never_leaves_the_connection_inside_one(tmp_path):
+    """Cancelled while BEGIN waits for another process's write lock (a health check's timeout):
+    the shared connection must come back clean, or every later write would be lost."""
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    conn = await open_database(path)
+    repo = Repository(conn)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    task = asyncio.create_task(repo.ping_write())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    other.execute("ROLLBACK")
+    other.close()
+    job, _ = await create(repo, new_job(prompt="after the cancel"))
+    assert job is not None and not conn.in_transaction
+    await conn.close()

@@ -33,6 +33,9 @@ class EngineConfig:
     lease_seconds: float = 300.0  # a claimed job is someone's for this long
     progress_interval: float = 10.0  # at most one status edit per job per this many seconds
     submit_attempts: int = 6  # a provider refusing (429/5xx) this many times in a row: the job fails, refunded
+    unexpected_attempts: int = 6  # a step failing with an unexpected error this often: the job fails, refunded
+    deadline_factor: float = 10.0  # still rendering upstream after this × the expected time …
+    min_deadline: float = 2 * 3600.0  # … and at least this long (seconds): the job fails as timed out
     download_attempts: int = 4
     delivery_attempts: int = 8
     reconcile_window: float = 180.0  # how long a lost create is looked for upstream

@@ -83,8 +83,8 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     if not path.exists():
         # The file is gone (disk cleaned by hand?): fetch it again while the link may still live.
         log.warning("local file missing before delivery; downloading again", extra=ctx.extra(job))
-        await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.DOWNLOADING)
-        await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=ctx.clock())
+        await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.COMPLETED, next_poll_at=ctx.clock(),
+                                  claimed_until=None)
         return
     # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
     # publisher to look for the earlier post in the channel before posting again.

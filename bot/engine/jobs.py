@@ -46,7 +46,7 @@ _LEGAL: dict[JobState, frozenset[JobState]] = {
     _S.RUNNING: frozenset({_S.QUEUED, _S.COMPLETED, _S.FAILED, _S.EXPIRED}),
     _S.COMPLETED: frozenset({_S.DOWNLOADING, _S.EXPIRED, _S.FAILED}),
     _S.DOWNLOADING: frozenset({_S.COMPLETED, _S.DELIVERING, _S.EXPIRED, _S.FAILED}),
-    _S.DELIVERING: frozenset({_S.DOWNLOADING, _S.DELIVERED, _S.FAILED}),
+    _S.DELIVERING: frozenset({_S.COMPLETED, _S.DELIVERED, _S.FAILED}),  # completed: fetch a lost file again
     _S.DELIVERED: frozenset(),
     _S.FAILED: frozenset(),
     _S.EXPIRED: frozenset(),

@@ -18,7 +18,7 @@ from collections import Counter
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
-from bot.engine.jobs import JobState, from_upstream
+from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, next_poll_delay
 from bot.sora import errors
@@ -92,11 +92,11 @@ class Poller:
             self._wake.clear()
             try:
                 await self._turn()
+                delay = await self._next_delay()
             except Exception:
                 log.exception("poller turn failed; retrying shortly")
-                await self._sleep(2.0)
-                continue
-            await self._sleep(await self._next_delay())
+                delay = 2.0
+            await self._sleep(delay)
 
     async def _turn(self) -> None:
         self.turns += 1
@@ -184,7 +184,8 @@ class Poller:
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
         for job in still:
-            await publish_progress(ctx, job, position=positions[job.id])
+            if job.status_message_id is not None:  # the service creates it; never race it with a second one
+                await publish_progress(ctx, job, position=positions[job.id])
 
     async def _served(self, waiting: list[Job]) -> Counter:
         """Round-robin memory: how many jobs each member has had sent upstream since their oldest
@@ -210,6 +211,16 @@ class Poller:
 
     # --- one step of one job -------------------------------------------------------------------------
     async def _work(self, job: Job) -> None:
+        """One step of one job. A bug or an unexpected error never strands the job: it is retried
+        with backoff (a submission is reconciled, never resent), and after too many, failed."""
+        try:
+            await self._step(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await recover_from_unexpected(self.ctx, job, exc)
+
+    async def _step(self, job: Job) -> None:
         ctx = self.ctx
         match job.state:
             case JobState.UNKNOWN:
@@ -271,8 +282,13 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         return
     started = job.submitted_at or job.created_at
     elapsed = now - started
-    previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     expected = await ctx.expected_seconds(job)
+    if elapsed > max(ctx.config.deadline_factor * expected, ctx.config.min_deadline * ctx.config.time_scale):
+        log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=ctx.extra(job))
+        await submit.fail(ctx, job, job.state, code="timed_out",
+                          text=failure_text(job_view(job), FailureKind.TIMED_OUT))
+        return
+    previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
                             poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
     updated = await ctx.repo.transition(job.id, job.state, state, progress=video.progress, attempts=0,
@@ -293,6 +309,27 @@ async def recover_after_restart(ctx: EngineContext) -> None:
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
                                   claimed_until=None)
     await ctx.repo.release_leases()
+    repaired = await ctx.repo.refund_ended_jobs()
+    if repaired:
+        log.warning("refunded %d reservation(s) left open on ended jobs", repaired)
+
+
+async def recover_from_unexpected(ctx: EngineContext, job: Job, exc: BaseException) -> None:
+    log.error("unexpected error in a job step", exc_info=exc, extra=ctx.extra(job))
+    current = await ctx.repo.get_job(job.id)
+    if current is None or current.state in TERMINAL:
+        return
+    if current.state is JobState.SUBMITTING:  # the create may have gone out
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5,
+                                  claimed_until=None)
+        return
+    attempts = current.attempts + 1
+    if attempts >= ctx.config.unexpected_attempts:
+        await submit.fail(ctx, current, current.state, code="unexpected",
+                          text=failure_text(job_view(current), FailureKind.UNEXPECTED, error_id=f"job-{job.id}"))
+        return
+    delay = min(300.0, 5.0 * 2 ** attempts) * ctx.config.time_scale
+    await ctx.repo.update(job.id, attempts=attempts, next_poll_at=ctx.clock() + delay, claimed_until=None)
 
 
 def _log_task_failure(task: asyncio.Task[None]) -> None:

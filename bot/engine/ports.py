@@ -45,7 +45,8 @@ class Publisher(Protocol):
         messages first, since Discord forgets nonces after a few minutes)."""
 
     async def publish_failure(self, job: Job, text: str) -> None:
-        """Tell the requester the job failed (edit the status message, mention them)."""
+        """Tell the requester the job failed, in a new message that mentions them (the engine has
+        already edited the status message to say so)."""
 
     async def upload_limit(self, job: Job) -> int:
         """The largest file, in bytes, the job's channel accepts."""

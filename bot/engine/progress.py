@@ -27,6 +27,7 @@ async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None
         message_id = await ctx.publisher.publish_progress(job, text)
     except Exception as exc:  # progress is best effort: never let it break the job
         log.warning("progress edit failed: %s", exc, extra=ctx.extra(job))
+        await ctx.repo.update(job.id, progress_published_at=now)  # a failing edit is throttled too
         return
     await ctx.repo.update(job.id, progress_text=text, progress_published_at=now,
                           status_message_id=message_id or job.status_message_id)

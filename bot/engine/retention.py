@@ -1,6 +1,7 @@
-"""Disk retention: delivered videos (originals and their fitted copies) are deleted a configurable
-time after delivery, and the total under DATA_DIR/videos is kept under a cap by deleting the oldest
-delivered files first. A file whose job is not yet delivered is never touched: it is still owed."""
+"""Disk retention: the files of ended jobs (delivered videos, their fitted copies, the videos of jobs
+that could not be posted, first-frame images) are deleted a configurable time after the job ended,
+and the total under DATA_DIR/videos is kept under a cap by deleting the oldest first. A file whose
+job is still in progress is never touched: it is still owed."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ async def sweep(ctx: EngineContext, *, retention_seconds: float, max_bytes: int)
     deleted = freed = 0
     folder = ctx.videos_dir()
     total = folder_bytes(folder)
-    for job in await ctx.repo.delivered_with_files():
-        expired = job.delivered_at is not None and now - job.delivered_at >= retention_seconds
+    for job in await ctx.repo.ended_with_files():
+        expired = now - (job.delivered_at or job.updated_at) >= retention_seconds
         if not expired and total <= max_bytes:
             break  # oldest first: nothing later is due either
         count, size = _delete(job_files(job))

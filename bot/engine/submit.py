@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
+from bot.engine.progress import publish_progress
 from bot.engine.schedule import next_poll_delay
 from bot.sora import errors
 from bot.sora.models import CreateVideo, Video, VideoError
@@ -23,6 +24,10 @@ from bot.texts import FailureKind, failure_text
 from db.repository import Job
 
 log = logging.getLogger(__name__)
+
+# Errors that mean the provider did not take the job. Anything else after the POST (an unreadable
+# answer, say) may hide a created, paid-for video: it is reconciled, never resent.
+_REFUSALS = (errors.InvalidRequest, errors.AuthenticationFailed, errors.NotFound, errors.OperationUnsupported)
 
 _LOST_CONTACT = ("The bot lost contact with the service while submitting and could not confirm the video "
                  "was started. It was not sent again, so nobody pays twice; please try again.")
@@ -36,10 +41,6 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     try:
         await ctx.bucket.acquire()
         video = await _send(ctx, job)
-    except errors.UnknownOutcome as exc:
-        log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
-        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
-        return
     except (errors.RateLimited, errors.ProviderUnavailable) as exc:
         # Certainly not accepted (the client raises these only when the request was refused or never
         # reached the provider): wait locally and try again, then give up and tell the member.
@@ -55,12 +56,16 @@ async def submit(ctx: EngineContext, job: Job) -> None:
                                   next_poll_at=ctx.clock() + delay, attempts=job.attempts + 1,
                                   submit_started_at=None)
         return
-    except errors.SoraError as exc:
+    except _REFUSALS as exc:
         # Refused (bad input, content policy, auth, remix unsupported, parent gone): fail and refund.
         log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
         kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
         await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
                    text=failure_text(job_view(job), kind, detail=exc.user_message))
+        return
+    except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
+        log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
         return
     await adopt(ctx, job, JobState.SUBMITTING, video)
     if ctx.metrics is not None:
@@ -158,14 +163,14 @@ async def _find_in_list(ctx: EngineContext, job: Job) -> Video | None:
 
 async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: str,
                state: JobState = JobState.FAILED) -> None:
-    """End the job (failed or expired), refund its reservation, and tell the requester."""
-    moved = await ctx.repo.transition(job.id, old, state, error_code=code[:64], error_message=text[:1000],
-                                      next_poll_at=None, claimed_until=None)
+    """End the job (failed or expired) and refund its reservation (one transaction), then mark the
+    status message and tell the requester in a new message that mentions them."""
+    moved = await ctx.repo.end_job(job.id, old, state, code=code[:64], message=text[:1000])
     if moved is None:
         return
-    await ctx.repo.refund(job.id, code)
     if ctx.metrics is not None:
         ctx.metrics.failures.labels(reason=code[:32]).inc()
+    await publish_progress(ctx, moved, force=True)
     try:
         await ctx.publisher.publish_failure(moved, text)
     except Exception:

@@ -144,6 +144,21 @@ async def test_remix_button_opens_the_modal_and_the_remix_follows(fake, tmp_path
         assert f"sora:remix:{job_id_of(post.content)}" in post.custom_ids  # remixes are remixable too
 
 
+async def test_two_members_remix_the_same_video_at_once(fake, tmp_path):
+    """Each opening of the modal is its own: bob's submit isn't lost because alice submitted first."""
+    async with running_product(fake, product_settings(tmp_path, fake)):
+        parent = await make_video(fake, "alice", "a lighthouse")
+        parent_id = job_id_of(parent.content)
+        alice_opens = await fake.click("alice", parent, f"sora:remix:{parent_id}")
+        bob_opens = await fake.click("bob", parent, f"sora:remix:{parent_id}")
+        assert (await alice_opens.modal())["custom_id"] != (await bob_opens.modal())["custom_id"]
+        alice_answer = await fill_in(fake, "alice", "general", alice_opens, "in fog")
+        bob_answer = await fill_in(fake, "bob", "general", bob_opens, "in snow")
+        assert "accepted" in alice_answer.content and "accepted" in bob_answer.content
+        for answer in (alice_answer, bob_answer):
+            await remix_result_of(fake, parent, job_id_of(answer.content))
+
+
 async def test_remix_button_keeps_working_after_a_restart(fake, tmp_path):
     settings = product_settings(tmp_path, fake)
     async with running_product(fake, settings):

@@ -46,8 +46,10 @@ async def test_content_policy_refusal_is_explained_and_not_charged(fake, tmp_pat
         def told() -> list:
             return [m for m in fake.messages("general") if f"`{job_id}` could not be made" in m.content]
 
-        status, failure = await fake.wait_until(lambda: len(told()) == 2 and told(), timeout=30)
-        assert status.edits >= 1 and status.mentions == []  # the status message says it too, quietly
+        [failure] = await fake.wait_until(told, timeout=30)
+        status = fake.message((await product.bot.repo.get_job(job_id)).status_message_id)
+        # the status message says so too, quietly, and points to the message that explains it once
+        assert "could not be made. See the message below." in status.content and status.mentions == []
         assert failure.mentions == [alice] and failure.content.startswith(f"<@{alice}>")
         assert "content policy" in failure.content and "does not count against your quota" in failure.content
         assert not failure.attachments and results_of(fake, job_id) == []
