@@ -279,3 +279,22 @@ async def test_render_that_never_finishes_times_out_refunded(tmp_path):
         assert "never finished" in h.publisher.failures[0].text
     finally:
         await h.stop()
+
+
+async def test_reconcile_adopts_only_an_unambiguous_match(tmp_path):
+    """After a lost create answer, the list has two videos with our prompt: neither is adopted."""
+    async with FakeRelay(dialect="openai", api_key="k", render_seconds=0.3) as relay:
+        settings = relay_settings(tmp_path, relay, "openai")
+        provider = build_provider(settings, retry=RetryPolicy(max_attempts=1))
+        h = await Harness(settings, provider, reconcile_window=1.0).start()
+        try:
+            from bot.sora.models import CreateVideo
+
+            await provider.create(CreateVideo(prompt="twins", seconds=4))  # someone else's, same prompt
+            relay.fail_next_create_after_recording()
+            out = await h.service.request_video(member(), prompt="twins")
+            job = await h.wait_for(out.job.id, "failed")
+            assert job.error_code == "unknown_outcome" and job.provider_id is None
+            assert relay.create_count == 2  # and never a third
+        finally:
+            await h.stop()

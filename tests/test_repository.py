@@ -185,3 +185,24 @@ async def test_a_cancelled_transaction_never_leaves_the_connection_inside_one(tm
     job, _ = await create(repo, new_job(prompt="after the cancel"))
     assert job is not None and not conn.in_transaction
     await conn.close()
+
+
+async def test_a_database_from_before_a_migration_is_upgraded_in_place(tmp_path):
+    """A file at version 1 (made by an older release) gets 0002 on the next start, keeping its jobs."""
+    import sqlite3
+
+    from db.database import migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(migrations()[0][1].read_text() + "\nPRAGMA user_version = 1;")
+    old.execute("""INSERT INTO jobs (channel_id, user_id, kind, prompt, model, size, seconds, provider,
+                   idempotency_key, state, created_at, updated_at) VALUES (1,2,'generate','old','sora-2',
+                   '1280x720',4,'openai','k','delivered',0,0)""")
+    old.commit()
+    old.close()
+    conn = await open_database(path)
+    assert await migration_state(conn) == (latest_version(), latest_version())
+    job = await Repository(conn).get_job(1)
+    assert job.prompt == "old" and job.user_cap is None
+    await conn.close()

@@ -147,18 +147,26 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
 
 
 async def _find_in_list(ctx: EngineContext, job: Job) -> Video | None:
+    """The one upstream video that can be ours: same prompt (and model, size, seconds where listed),
+    made after we started sending, and not owned by another of our jobs. Two candidates: ambiguous,
+    so none (it stays unknown until the window closes, rather than adopting someone else's)."""
     started = job.submit_started_at or job.created_at
+    candidates = []
     for video in await ctx.provider.list(limit=100):
+        if video.prompt is None and video.created_at is None:
+            continue
         if video.prompt is not None and video.prompt.strip() != job.prompt.strip():
             continue
         if video.created_at is not None and video.created_at.timestamp() < started - _SKEW:
             continue
-        if video.prompt is None and video.created_at is None:
+        if video.model not in (None, job.model) or video.size not in (None, job.size):
+            continue
+        if video.seconds is not None and job.kind == "generate" and round(video.seconds) != job.seconds:
             continue
         if await ctx.repo.job_by_provider_id(job.provider, video.id) is not None:
             continue  # another job of ours already owns it
-        return video
-    return None
+        candidates.append(video)
+    return candidates[0] if len(candidates) == 1 else None
 
 
 async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: str,

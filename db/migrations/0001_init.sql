@@ -21,7 +21,6 @@ CREATE TABLE jobs (
     error_code          TEXT,
     error_message       TEXT,
     attempts            INTEGER NOT NULL DEFAULT 0,
-    user_cap            INTEGER,  -- the member's concurrent-job cap when asked (tiers, bypass); NULL = none
     next_poll_at        REAL,
     last_poll_at        REAL,
     claimed_until       REAL,
