@@ -127,13 +127,15 @@ class SoraBot(commands.Bot):
 
     def report_missing_permissions(self, guild: discord.Guild) -> list[str]:
         """Log the text channels where the bot can't deliver videos; never raise."""
+        from cogs.common import NEEDED
+
         problems = []
         me = guild.me
         if me is None:
             return problems
         for channel in guild.text_channels:
             perms = channel.permissions_for(me)
-            missing = [n for n in ("send_messages", "attach_files", "read_message_history") if not getattr(perms, n)]
+            missing = [name for name in NEEDED if name != "view_channel" and not getattr(perms, name)]
             if perms.view_channel and missing:
                 problems.append(f"#{channel.name}: missing {', '.join(missing)}")
         if problems:

@@ -70,3 +70,31 @@ async def test_result_larger_than_the_channel_limit_is_compressed_to_fit(tmp_pat
             original = Path((await product.bot.repo.get_job(job_id)).file_path)
             assert original.stat().st_size == 12 * 1024 * 1024  # the original stays on disk, untouched
             assert fake.calls_to("POST", r"/channels/\d+/messages", status=413) == []
+
+
+async def test_first_frame_image_is_fitted_to_the_size_and_used(fake, tmp_path):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 400), (200, 30, 30)).save(buffer, "PNG")  # square, red
+    async with running_product(fake, product_settings(tmp_path, fake)) as product:
+        h = await fake.slash("alice", "general", "sora", {"prompt": "from my picture", "size": "720x1280"},
+                             {"image": ("start.png", buffer.getvalue())})
+        job_id = job_id_of((await h.followup()).content)
+        await fake.wait_for_message(lambda m: is_result(m, job_id), channel="general", timeout=30)
+        job = await product.bot.repo.get_job(job_id)
+        assert job.image_path is not None
+        with Image.open(job.image_path) as fitted:
+            assert fitted.size == (720, 1280)  # cropped to fill the portrait video
+            assert fitted.getpixel((360, 640))[:3] == (200, 30, 30)
+
+
+async def test_a_file_that_is_not_an_image_is_refused_privately(fake, tmp_path):
+    async with running_product(fake, product_settings(tmp_path, fake)) as product:
+        h = await fake.slash("alice", "general", "sora", {"prompt": "from my notes"},
+                             {"image": ("notes.txt", b"just some text, not a picture")})
+        answer = await h.followup()
+        assert answer.ephemeral and "JPEG, PNG or WebP" in answer.content
+        assert await product.resources.provider.list() == []
