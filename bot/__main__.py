@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from pydantic import ValidationError
@@ -25,10 +26,13 @@ def _settings_error_line(exc: ValidationError) -> str:
 
 def load_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         print(_settings_error_line(exc), file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+    if settings.ffmpeg_binary:  # bot.media reads it from the environment; .env may be where it was set
+        os.environ.setdefault("FFMPEG_BINARY", settings.ffmpeg_binary)
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,6 +123,8 @@ class Settings(BaseSettings):
         alias="PRICE_PER_SECOND",
     )
 
+    ffmpeg_binary: str | None = Field(default=None, alias="FFMPEG_BINARY")
+
     # --- Operations --------------------------------------------------------------------------
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_format: str = Field(default="kv", pattern="^(kv|json)$", alias="LOG_FORMAT")
@@ -142,7 +144,7 @@ class Settings(BaseSettings):
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port",
-                     "sora_base_url", "discord_api_url", mode="before")
+                     "sora_base_url", "discord_api_url", "ffmpeg_binary", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
