@@ -101,7 +101,7 @@ async def demo(settings: Settings, *, out: TextIO = sys.stdout, render_seconds: 
     out.write("\nThe videos it made:\n")
     for path in paths:
         out.write(f"  {path}\n")
-    out.write("\nNext: create a Discord application (README → 'Set up the Discord application'), put its\n"
+    out.write("\nNext: create a Discord application (README → 'Setting up the Discord application'), put its\n"
               "token in .env as DISCORD_TOKEN and run `python -m bot`.\n")
     return 0
 

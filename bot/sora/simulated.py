@@ -188,7 +188,7 @@ class SimulatedProvider:
             image_path = self.data_dir / "images" / parent["image_file"]
             if image_path.exists():
                 image = (await asyncio.to_thread(image_path.read_bytes), image_path.suffix)
-        return await self._new_job(prompt=f"{parent['prompt']} — {prompt.strip()}", model=parent["model"],
+        return await self._new_job(prompt=f"{parent['prompt']} + {prompt.strip()}", model=parent["model"],
                                    size=parent["size"], seconds=parent["seconds"], remixed_from=video_id,
                                    image=image, idempotency_key=idempotency_key)
 
