@@ -416,16 +416,6 @@ class Repository:
             "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
 
     # --- quota ledger -----------------------------------------------------------------------------
-    async def settle(self, job_id: int, seconds: float, usd: float) -> bool:
-        """reserved → settled at the real amount (never more than reserved). False if not reserved."""
-        changed = await self._write(_SETTLE, (seconds, usd, self.clock(), job_id))
-        return changed == 1
-
-    async def refund(self, job_id: int, reason: str) -> bool:
-        """reserved → refunded. Idempotent: a second refund (or a refund after settle) changes nothing."""
-        changed = await self._write(_REFUND, (reason, self.clock(), job_id))
-        return changed == 1
-
     async def ledger_entry(self, job_id: int) -> aiosqlite.Row | None:
         return await self._one("SELECT * FROM quota_ledger WHERE job_id=?", (job_id,))
 

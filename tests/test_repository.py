@@ -125,25 +125,45 @@ async def test_claim_due_leases_atomically(repo):
     assert [j.id for j in await repo.claim_due(repo.clock() + 40, limit=10, lease=30)] == ids
 
 
-async def test_settle_and_refund_are_exclusive_and_idempotent(repo):
+async def delivering(repo: Repository, job):
+    return await repo.update(job.id, state=JobState.DELIVERING)
+
+
+async def test_delivery_settles_and_ending_refunds_exclusively_and_once(repo):
     a, _ = await create(repo, new_job(prompt="a"), seconds=8, usd=0.8)
+    await delivering(repo, a)
+    done = await repo.mark_delivered(a.id, message_id=77, at=repo.clock(), charge=(7.9, 0.79))
+    assert done.state is JobState.DELIVERED and done.result_message_id == 77
+    entry = await repo.ledger_entry(a.id)
+    assert entry["status"] == "settled" and entry["seconds"] == pytest.approx(7.9)
+    assert await repo.refund_ended_jobs() == 0  # a settled charge is never refunded
+
     b, _ = await create(repo, new_job(prompt="b"))
-    assert await repo.settle(a.id, seconds=7.9, usd=0.79)
-    assert not await repo.refund(a.id, "late")  # settled stays settled
-    assert (await repo.ledger_entry(a.id))["seconds"] == pytest.approx(7.9)
-    assert await repo.refund(b.id, "failed")
-    assert not await repo.refund(b.id, "failed")
-    assert not await repo.settle(b.id, 4, 0.4)
+    await delivering(repo, b)
+    ended = await repo.end_job(b.id, JobState.DELIVERING, JobState.FAILED, code="undeliverable", message="m")
+    assert ended.state is JobState.FAILED and (await repo.ledger_entry(b.id))["status"] == "refunded"
+    assert await repo.end_job(b.id, JobState.DELIVERING, JobState.FAILED, code="x", message="m") is None
+    assert await repo.mark_delivered(b.id, message_id=78, at=repo.clock(), charge=(4, 0.4)) is None
+    assert (await repo.ledger_entry(b.id))["status"] == "refunded"
+
     # a settle can't charge more than was reserved
     c, _ = await create(repo, new_job(prompt="c"), seconds=4, usd=0.4)
-    await repo.settle(c.id, seconds=12, usd=1.2)
+    await delivering(repo, c)
+    await repo.mark_delivered(c.id, message_id=79, at=repo.clock(), charge=(12, 1.2))
     assert (await repo.ledger_entry(c.id))["seconds"] == 4
+
+
+async def test_start_up_refunds_a_reservation_left_open_on_an_ended_job(repo):
+    job, _ = await create(repo, new_job(prompt="orphan"))
+    await repo.update(job.id, state=JobState.FAILED)  # as if a crash fell between the two writes
+    assert await repo.refund_ended_jobs() == 1
+    assert (await repo.ledger_entry(job.id))["status"] == "refunded"
 
 
 async def test_refunded_jobs_do_not_count(repo):
     seen = []
     job, _ = await create(repo, new_job(prompt="x"))
-    await repo.refund(job.id, "failed")
+    await repo.end_job(job.id, JobState.REQUESTED, JobState.FAILED, code="failed", message="m")
     await create(repo, new_job(prompt="y"), decide=lambda u: seen.append(u) or True)
     assert seen[0].user_entries_24h == [] and seen[0].guild_month_seconds == 0
 

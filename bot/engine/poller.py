@@ -48,7 +48,6 @@ class Poller:
         self._inflight: set[asyncio.Task[None]] = set()
         self._inflight_ids: set[int] = set()
         self.turns = 0
-        self.last_turn_at: float | None = None
         self.last_sweep_at: float = 0.0
         self._slots_full = False  # the last admission left ready jobs waiting for a slot
 
@@ -100,7 +99,6 @@ class Poller:
 
     async def _turn(self) -> None:
         self.turns += 1
-        self.last_turn_at = self.ctx.clock()
         await self._admit()
         await self._sweep_if_due()
         free = self.ctx.config.max_parallel - len(self._inflight)
