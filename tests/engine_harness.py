@@ -85,6 +85,12 @@ class Harness:
         await self.poller.start()
         return self
 
+    async def __aenter__(self) -> Harness:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def stop(self) -> None:
         await self.poller.stop(grace=2)
         await self.conn.close()

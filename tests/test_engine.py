@@ -17,9 +17,8 @@ from tests.engine_harness import Harness, RecordingPublisher, make_settings, mem
 @pytest.fixture
 async def harness(tmp_path):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.6)).start()
-    yield h
-    await h.stop()
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.6)) as h:
+        yield h
 
 
 async def test_generate_is_delivered_once_and_settled(harness):
@@ -71,14 +70,11 @@ async def test_invalid_request_changes_nothing(harness):
 async def test_retried_delivery_posts_exactly_once(tmp_path):
     settings = make_settings(tmp_path)
     publisher = RecordingPublisher(fail_results=2)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
-                      publisher=publisher).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
+                      publisher=publisher) as h:
         outcome = await h.service.request_video(member(), prompt="retry me")
         job = await h.wait_for(outcome.job.id, "delivered")
         assert [r.job_id for r in publisher.results] == [job.id]
-    finally:
-        await h.stop()
 
 
 async def test_restart_mid_submission_reconciles_without_a_second_create(tmp_path):
@@ -95,21 +91,17 @@ async def test_restart_mid_submission_reconciles_without_a_second_create(tmp_pat
     await provider.create(CreateVideo(prompt=job.prompt, seconds=4), idempotency_key=job.idempotency_key)
     await h.conn.close()
 
-    h2 = await Harness(settings, provider).start()
-    try:
+    async with Harness(settings, provider) as h2:
         done = await h2.wait_for(job.id, "delivered")
         assert len(await provider.list()) == 1
         assert done.provider_id == (await provider.list())[0].id
         assert len(h2.publisher.results) == 1
-    finally:
-        await h2.stop()
 
 
 async def test_local_queue_is_fair_across_members(tmp_path):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
-                      max_upstream=1).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
+                      max_upstream=1) as h:
         a = [await h.service.request_video(member(user_id=1), prompt=f"a{i}") for i in range(3)]
         b = await h.service.request_video(member(user_id=2), prompt="b0")
         await h.wait_for(b.job.id, "delivered", timeout=60)
@@ -124,16 +116,13 @@ async def test_local_queue_is_fair_across_members(tmp_path):
             await h.wait_for(out.job.id, "delivered", timeout=60)
         assert sorted(r.job_id for r in h.publisher.results) == sorted([*(o.job.id for o in a), b.job.id])
         assert all(job.state is JobState.DELIVERED for job in await h.repo.recent_jobs(1, 10))
-    finally:
-        await h.stop()
 
 
 async def test_waiting_jobs_do_not_make_the_loop_spin(tmp_path):
     """With every provider slot taken, waiting jobs wait for a wake-up, not in a busy loop."""
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=5),
-                      max_upstream=1, time_scale=0.05).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=5),
+                      max_upstream=1, time_scale=0.05) as h:
         for i in range(3):
             await h.service.request_video(member(user_id=i + 1), prompt=f"slot {i}")
         await h.wait_for(1, "queued", "running")
@@ -141,5 +130,3 @@ async def test_waiting_jobs_do_not_make_the_loop_spin(tmp_path):
         await asyncio.sleep(1.0)
         assert h.poller.turns - before < 30
         assert [j.state for j in await h.repo.jobs_in_states([JobState.REQUESTED])] == [JobState.REQUESTED] * 2
-    finally:
-        await h.stop()

@@ -26,23 +26,19 @@ def relay_settings(tmp_path, relay: FakeRelay, dialect: str):
 async def test_expired_direct_link_falls_back_to_content(tmp_path):
     async with FakeRelay(dialect="juheapi", api_key="k", render_seconds=0.5) as relay:
         settings = relay_settings(tmp_path, relay, "juheapi")
-        h = await Harness(settings, build_provider(settings)).start()
-        try:
+        async with Harness(settings, build_provider(settings)) as h:
             out = await h.service.request_video(member(), prompt="a harbour at dawn")
             await h.wait_for(out.job.id, "queued", "running")
             relay.expire_urls()  # meta_data.url answers 403: /content still serves it
             job = await h.wait_for(out.job.id, "delivered")
             assert relay.count("file") >= 1 and relay.count("content") >= 1
             assert h.publisher.results[0].job_id == job.id
-        finally:
-            await h.stop()
 
 
 async def test_video_that_cannot_be_fetched_ends_expired_refunded_and_told(tmp_path):
     async with FakeRelay(dialect="juheapi", api_key="k", render_seconds=0.5) as relay:
         settings = relay_settings(tmp_path, relay, "juheapi")
-        h = await Harness(settings, build_provider(settings)).start()
-        try:
+        async with Harness(settings, build_provider(settings)) as h:
             out = await h.service.request_video(member(), prompt="gone too soon")
             await h.wait_for(out.job.id, "queued", "running")
             relay.expire_urls()
@@ -52,8 +48,6 @@ async def test_video_that_cannot_be_fetched_ends_expired_refunded_and_told(tmp_p
             [failure] = h.publisher.failures
             assert "expired" in failure.text and "does not count against your quota" in failure.text
             assert h.publisher.results == []
-        finally:
-            await h.stop()
 
 
 class TooLargeOnce(RecordingPublisher):
@@ -75,16 +69,13 @@ class TooLargeOnce(RecordingPublisher):
 async def test_discord_413_fits_again_smaller_and_posts_once(tmp_path, says_limit):
     settings = make_settings(tmp_path)
     publisher = TooLargeOnce(says_limit)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
-                      publisher=publisher).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3),
+                      publisher=publisher) as h:
         out = await h.service.request_video(member(), prompt="a 413 from Discord", seconds=8)
         job = await h.wait_for(out.job.id, "delivered")
         [posted] = publisher.results
         assert posted.path.name.endswith(".fit.mp4") and posted.size < publisher.refused[0] <= job.file_size
         assert "compressed to fit" in posted.text
-    finally:
-        await h.stop()
 
 
 async def test_database_that_cannot_be_written_submits_nothing(tmp_path):
@@ -104,8 +95,7 @@ async def test_database_that_cannot_be_written_submits_nothing(tmp_path):
 async def test_first_frame_image_is_fitted_and_sent(tmp_path):
     async with FakeRelay(dialect="openai", api_key="k", render_seconds=0.3) as relay:
         settings = relay_settings(tmp_path, relay, "openai")
-        h = await Harness(settings, build_provider(settings)).start()
-        try:
+        async with Harness(settings, build_provider(settings)) as h:
             buf = io.BytesIO()
             Image.new("RGB", (640, 640), "red").save(buf, "PNG")  # square: cropped to 1280x720
             out = await h.service.request_video(member(), prompt="from this frame", image=buf.getvalue())
@@ -114,26 +104,20 @@ async def test_first_frame_image_is_fitted_and_sent(tmp_path):
             [job] = relay.jobs.values()
             # the relay refuses a first frame that doesn't match the size (400): it took this one
             assert job.image_mime in ("image/png", "image/jpeg") and job.size == "1280x720"
-        finally:
-            await h.stop()
 
 
 async def test_wrong_image_type_is_refused_before_anything_is_sent(tmp_path):
     settings = make_settings(tmp_path)
     provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3)
-    h = await Harness(settings, provider).start()
-    try:
+    async with Harness(settings, provider) as h:
         out = await h.service.request_video(member(), prompt="gif", image=b"GIF89a" + b"\0" * 100)
         assert not out.accepted and "JPEG, PNG or WebP" in out.message
         assert await h.repo.count_by_state() == {} and await provider.list() == []
-    finally:
-        await h.stop()
 
 
 async def test_retention_deletes_old_deliveries_and_keeps_undelivered_files(tmp_path):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2)).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2)) as h:
         old = await h.service.request_video(member(), prompt="old one")
         await h.wait_for(old.job.id, "delivered")
         new = await h.service.request_video(member(), prompt="new one")
@@ -151,8 +135,6 @@ async def test_retention_deletes_old_deliveries_and_keeps_undelivered_files(tmp_
         report = await retention.sweep(h.ctx, retention_seconds=3600, max_bytes=2000)  # the cap
         assert not os.path.exists(new_job.file_path) and owed.exists()
         assert report.total_bytes == 1000
-    finally:
-        await h.stop()
 
 
 async def test_provider_refusing_every_submit_gives_up_refunds_and_tells(tmp_path):
@@ -161,8 +143,7 @@ async def test_provider_refusing_every_submit_gives_up_refunds_and_tells(tmp_pat
         relay.rate_limit(100, retry_after=0, kind="create")
         settings = relay_settings(tmp_path, relay, "openai")
         provider = build_provider(settings, retry=RetryPolicy(max_attempts=1))
-        h = await Harness(settings, provider, time_scale=0.001).start()
-        try:
+        async with Harness(settings, provider, time_scale=0.001) as h:
             out = await h.service.request_video(member(), prompt="while the relay is down")
             job = await h.wait_for(out.job.id, "failed")
             assert job.error_code == "unavailable" and relay.create_count == 0
@@ -170,8 +151,6 @@ async def test_provider_refusing_every_submit_gives_up_refunds_and_tells(tmp_pat
             assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
             [failure] = h.publisher.failures
             assert "unavailable right now" in failure.text and "does not count against your quota" in failure.text
-        finally:
-            await h.stop()
 
 
 async def test_unconfirmable_create_is_not_resent_and_the_member_is_told(tmp_path):
@@ -180,30 +159,24 @@ async def test_unconfirmable_create_is_not_resent_and_the_member_is_told(tmp_pat
     async with FakeRelay(dialect="xingchaoyiqing", api_key="k", render_seconds=0.3) as relay:
         relay.fail_next_create_after_recording()
         settings = relay_settings(tmp_path, relay, "xingchaoyiqing")
-        h = await Harness(settings, build_provider(settings, retry=RetryPolicy(max_attempts=1))).start()
-        try:
+        async with Harness(settings, build_provider(settings, retry=RetryPolicy(max_attempts=1))) as h:
             out = await h.service.request_video(member(), prompt="lost in transit")
             job = await h.wait_for(out.job.id, "failed")
             assert job.error_code == "unknown_outcome" and relay.create_count == 1
             assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
             [failure] = h.publisher.failures
             assert "not sent again" in failure.text
-        finally:
-            await h.stop()
 
 
 async def test_remix_on_a_provider_without_remix_is_refused_up_front(tmp_path):
     async with FakeRelay(dialect="xingchaoyiqing", api_key="k", render_seconds=0.2) as relay:
         settings = relay_settings(tmp_path, relay, "xingchaoyiqing")
-        h = await Harness(settings, build_provider(settings)).start()
-        try:
+        async with Harness(settings, build_provider(settings)) as h:
             out = await h.service.request_video(member(), prompt="a kite")
             parent = await h.wait_for(out.job.id, "delivered")
             refused = await h.service.request_remix(member(user_id=2), parent, "make it two kites")
             assert not refused.accepted and "doesn't support remixing" in refused.message
             assert relay.count("remix") == 0 and len(await h.repo.recent_jobs(2, 10)) == 0
-        finally:
-            await h.stop()
 
 
 class Undeliverable(RecordingPublisher):
@@ -213,9 +186,8 @@ class Undeliverable(RecordingPublisher):
 
 async def test_video_that_can_never_be_posted_is_refunded(tmp_path):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
-                      publisher=Undeliverable()).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
+                      publisher=Undeliverable()) as h:
         out = await h.service.request_video(member(), prompt="into the void")
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "undeliverable"
@@ -223,15 +195,12 @@ async def test_video_that_can_never_be_posted_is_refunded(tmp_path):
         assert os.path.exists(job.file_path)  # the file is kept …
         await retention.sweep(h.ctx, retention_seconds=0, max_bytes=10**9)
         assert not os.path.exists(job.file_path)  # … until retention says the job has ended long enough
-    finally:
-        await h.stop()
 
 
 async def test_member_concurrency_cap_follows_tiers_and_bypass(tmp_path):
     settings = make_settings(tmp_path, QUOTA_USER_CONCURRENT=1)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=3),
-                      time_scale=0.03).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=3),
+                      time_scale=0.03) as h:
         a1 = await h.service.request_video(member(user_id=1), prompt="a1")
         a2 = await h.service.request_video(member(user_id=1), prompt="a2")
         m1 = await h.service.request_video(member(user_id=2, bypass=True), prompt="m1")
@@ -241,8 +210,6 @@ async def test_member_concurrency_cap_follows_tiers_and_bypass(tmp_path):
         assert (await h.repo.get_job(a2.job.id)).state.value == "requested"  # capped at 1, waits its turn
         assert "starts as soon as one of them finishes" in a2.message
         await h.wait_for(a2.job.id, "delivered", timeout=60)
-    finally:
-        await h.stop()
 
 
 class BrokenLimit(RecordingPublisher):
@@ -252,9 +219,8 @@ class BrokenLimit(RecordingPublisher):
 
 async def test_unexpected_error_in_a_step_is_retried_then_failed_with_an_error_id(tmp_path, caplog):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
-                      publisher=BrokenLimit(), unexpected_attempts=3).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2),
+                      publisher=BrokenLimit(), unexpected_attempts=3) as h:
         out = await h.service.request_video(member(), prompt="meets a bug")
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "unexpected"
@@ -263,22 +229,17 @@ async def test_unexpected_error_in_a_step_is_retried_then_failed_with_an_error_i
         assert f"job-{job.id}" in failure.text  # an id the member can hand to an admin
         crashes = [r for r in caplog.records if r.getMessage() == "unexpected error in a job step"]
         assert len(crashes) >= 2 and all(getattr(r, "job", None) == job.id for r in crashes)  # retried first
-    finally:
-        await h.stop()
 
 
 async def test_render_that_never_finishes_times_out_refunded(tmp_path):
     settings = make_settings(tmp_path)
-    h = await Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=1000),
-                      time_scale=0.01, deadline_factor=2.0, min_deadline=0.0).start()
-    try:
+    async with Harness(settings, SimulatedProvider(settings.data_dir / "sim", render_seconds=1000),
+                      time_scale=0.01, deadline_factor=2.0, min_deadline=0.0) as h:
         out = await h.service.request_video(member(), prompt="forever rendering")
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "timed_out"
         assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
         assert "never finished" in h.publisher.failures[0].text
-    finally:
-        await h.stop()
 
 
 async def test_reconcile_adopts_only_an_unambiguous_match(tmp_path):
@@ -286,8 +247,7 @@ async def test_reconcile_adopts_only_an_unambiguous_match(tmp_path):
     async with FakeRelay(dialect="openai", api_key="k", render_seconds=0.3) as relay:
         settings = relay_settings(tmp_path, relay, "openai")
         provider = build_provider(settings, retry=RetryPolicy(max_attempts=1))
-        h = await Harness(settings, provider, reconcile_window=1.0).start()
-        try:
+        async with Harness(settings, provider, reconcile_window=1.0) as h:
             from bot.sora.models import CreateVideo
 
             await provider.create(CreateVideo(prompt="twins", seconds=4))  # someone else's, same prompt
@@ -296,5 +256,3 @@ async def test_reconcile_adopts_only_an_unambiguous_match(tmp_path):
             job = await h.wait_for(out.job.id, "failed")
             assert job.error_code == "unknown_outcome" and job.provider_id is None
             assert relay.create_count == 2  # and never a third
-        finally:
-            await h.stop()
