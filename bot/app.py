@@ -61,7 +61,7 @@ def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfi
     return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
                         requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
                         retention_seconds=settings.retention_hours * 3600,
-                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024)
+                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled)
 
 
 class SoraBot(commands.Bot):
@@ -160,7 +160,8 @@ class SoraBot(commands.Bot):
 
 async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
-    secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key) if s]
+    secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key,
+                                              settings.sora_webhook_secret) if s]
     setup_logging(settings.log_level, settings.log_format, secrets)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.discord_api_url:
@@ -177,6 +178,17 @@ async def serve(settings: Settings) -> int:
         health = HealthServer(host=settings.health_host, port=settings.health_port, metrics=resources.metrics,
                               checks=health_checks(bot))
         await health.start()
+    from bot.webhooks.receiver import webhook_receiver_from_settings
+
+    receiver = webhook_receiver_from_settings(settings, resources.repo, bot.poller, resources.provider.name)
+    if receiver is not None:
+        try:
+            await receiver.start()
+        except BaseException:
+            if health is not None:
+                await health.stop()
+            await resources.aclose()
+            raise
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -202,6 +214,8 @@ async def serve(settings: Settings) -> int:
                   "portal (Bot → Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=false")
         return 2
     finally:
+        if receiver is not None:
+            await receiver.stop()
         if health is not None:
             await health.stop()
         await resources.aclose()

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable
 
 _FIELDS = ("job", "guild", "user", "provider_id", "state")
-# Discord bot tokens and "Bearer xyz"/"sk-..." shapes, in case a secret we don't know of slips through.
+# Discord bot tokens, "Bearer xyz"/"sk-..." and webhook-secret ("whsec_...") shapes, in case a secret we
+# don't know of slips through.
 _TOKEN_SHAPES = re.compile(
-    r"(Bearer\s+)[A-Za-z0-9._\-]+|\bsk-[A-Za-z0-9_\-]{8,}|"
+    r"(Bearer\s+)[A-Za-z0-9._\-]+|\bsk-[A-Za-z0-9_\-]{8,}|\bwhsec_[A-Za-z0-9+/=_\-]{8,}|"
     r"\b[A-Za-z0-9_\-]{23,28}\.[A-Za-z0-9_\-]{6,7}\.[A-Za-z0-9_\-]{27,40}\b"
 )
 

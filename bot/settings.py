@@ -11,6 +11,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, ge=0, le=65535, alias="HEALTH_PORT")
     health_host: str = Field(default="127.0.0.1", alias="HEALTH_HOST")
 
+    # --- Webhooks: providers push "your video is done" (bot/webhooks/; off unless WEBHOOK_PORT is set) ---
+    webhook_port: int | None = Field(default=None, ge=0, le=65535, alias="WEBHOOK_PORT")
+    webhook_host: str = Field(default="127.0.0.1", alias="WEBHOOK_HOST")
+    webhook_public_url: str | None = Field(default=None, alias="WEBHOOK_PUBLIC_URL")
+    sora_webhook_secret: SecretStr | None = Field(default=None, alias="SORA_WEBHOOK_SECRET")
+
     # --- Testing against loopback fakes (leave unset in production) ------------------------------
     discord_api_url: str | None = Field(default=None, alias="DISCORD_API_URL")
     engine_time_scale: float = Field(default=1.0, gt=0, le=1, alias="ENGINE_TIME_SCALE")
@@ -144,12 +151,27 @@ class Settings(BaseSettings):
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port",
-                     "sora_base_url", "discord_api_url", "ffmpeg_binary", mode="before")
+                     "webhook_port", "webhook_public_url", "sora_base_url", "discord_api_url", "ffmpeg_binary",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
             return None
         return value
+
+    @field_validator("webhook_public_url")
+    @classmethod
+    def _https_url(cls, value: str | None) -> str | None:
+        """Providers call it over the internet: https (plain http only for a loopback address, in tests)."""
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (parts.scheme != "https" and not (parts.scheme == "http" and loopback)) or not parts.hostname:
+            raise ValueError("must be an https:// URL (the address providers call, e.g. https://bot.example.com)")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a ?query or #fragment: /webhooks/<provider> is appended to it")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _fill_base_url(self) -> Settings:
@@ -165,6 +187,24 @@ class Settings(BaseSettings):
         if not self.database_url.startswith(prefix):
             raise ValueError(f"DATABASE_URL must start with {prefix!r} (only SQLite is supported)")
         return Path(self.database_url[len(prefix):])
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """The receiver runs (and polling becomes the safety net) only with a port and a secret."""
+        return self.webhook_port is not None and self.webhook_secret is not None
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """SORA_WEBHOOK_SECRET's value, or None when unset or blank."""
+        value = self.sora_webhook_secret.get_secret_value().strip() if self.sora_webhook_secret else ""
+        return value or None
+
+    def webhook_callback_url(self, provider: str) -> str | None:
+        """The URL a provider should call for `provider`'s events (`<WEBHOOK_PUBLIC_URL>/webhooks/<provider>`),
+        e.g. OpenRouter's per-request `callback_url`; None when WEBHOOK_PUBLIC_URL is unset."""
+        if not self.webhook_public_url:
+            return None
+        return f"{self.webhook_public_url.rstrip('/')}/webhooks/{provider}"
 
     def require_discord(self) -> str:
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

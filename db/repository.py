@@ -347,6 +347,13 @@ class Repository:
             (now + lease, *values, now, now, limit))
         return sorted((Job.from_row(r) for r in rows), key=lambda j: j.next_poll_at or 0)
 
+    async def mark_due(self, job_id: int, now: float) -> bool:
+        """Poll `job_id` at `now` if it is waiting on the provider (queued or running): a webhook said
+        it ended. Never changes its state: the status request that follows decides."""
+        return await self._write(
+            "UPDATE jobs SET next_poll_at=?, updated_at=? WHERE id=? AND state IN ('queued', 'running')",
+            (now, now, job_id)) == 1
+
     async def claim_requested(self, job_id: int, now: float) -> Job | None:
         """requested → submitting, recording when the create starts (durable before it is sent)."""
         return await self.transition(job_id, JobState.REQUESTED, JobState.SUBMITTING,

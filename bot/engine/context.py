@@ -44,6 +44,7 @@ class EngineConfig:
     max_disk_bytes: int = 2048 * 1024 * 1024  # … and the oldest first while the folder is over this
     sweep_interval: float = 600.0  # how often the poller runs the retention sweep
     time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
+    webhooks: bool = False  # a webhook receiver wakes finished jobs: polls become the safety net
 
 
 @dataclass
@@ -65,7 +66,8 @@ class EngineContext:
 
     @property
     def schedule(self) -> ScheduleConfig:
-        return DEFAULT_CONFIG.scaled(self.config.time_scale)
+        base = DEFAULT_CONFIG.with_webhooks() if self.config.webhooks else DEFAULT_CONFIG
+        return base.scaled(self.config.time_scale)
 
     async def expected_seconds(self, job: Job) -> float:
         """Expected render time of `job` in this engine's clock, learning from recent jobs."""

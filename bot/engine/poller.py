@@ -50,6 +50,7 @@ class Poller:
         self.turns = 0
         self.last_sweep_at: float = 0.0
         self._slots_full = False  # the last admission left ready jobs waiting for a slot
+        self._nudged: set[int] = set()  # webhook-woken jobs whose in-flight step may push next_poll_at back
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -58,6 +59,13 @@ class Poller:
         self._task.add_done_callback(_log_task_failure)
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def nudge(self, job_id: int) -> None:
+        """A verified webhook made `job_id` due now (bot/webhooks/): poll it at once. If a step of it is
+        in flight, that step's own next_poll_at would bury the nudge, so it is made due again after."""
+        if job_id in self._inflight_ids:
+            self._nudged.add(job_id)
         self._wake.set()
 
     @property
@@ -105,6 +113,9 @@ class Poller:
         if free <= 0:
             return
         now = self.ctx.clock()
+        for job_id in self._nudged - self._inflight_ids:
+            self._nudged.discard(job_id)
+            await self.ctx.repo.mark_due(job_id, now)
         for job in await self.ctx.repo.claim_due(now, limit=free, lease=self.ctx.config.lease_seconds):
             if job.id not in self._inflight_ids:  # a step outliving its lease is still ours: don't double it
                 self._spawn(job, self._work(job))

@@ -10,6 +10,10 @@ progress (some relays report none) the interval is a fixed share of the expected
 detection lag is up to ~10 % of it. Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
 consecutive errors back off exponentially, and jitter (±10 % from the injected rng) spreads polls.
 
+With webhooks on (`ScheduleConfig.with_webhooks()`, chosen by `EngineConfig.webhooks`), a verified
+push makes the job due the moment it ends, so polling is only the safety net: the first poll at
+1.5 × the expected time, then one every 3 minutes (`safety_net_*`), the `max_delay` cap not applied.
+
 `ScheduleConfig.scaled(f)` and `expected_render_seconds(..., time_scale=f)` shrink every constant,
 so a benchmark can run a "1–5 minute render" world at 1/60 speed.
 
@@ -58,6 +62,11 @@ class ScheduleConfig:
     stall_growth: float = 1.5  # progress did not move: next interval = 1.5 × the last one …
     stall_max: float = 10.0  # … up to this (or the no-progress interval if shorter)
     unreliable_share: float = 0.5  # with a one-point estimate, come back after this share of it
+    # Webhooks on (a verified push makes the job due the moment it ends): polls are only the safety
+    # net for a lost push. None: no push, the schedule above. Set: the first poll at
+    # `safety_net_first_share` × the expected time, then one every `safety_net_interval` seconds.
+    safety_net_interval: float | None = None
+    safety_net_first_share: float = 1.5
 
     def scaled(self, time_scale: float) -> ScheduleConfig:
         """Every absolute duration multiplied by `time_scale` (shares stay as they are)."""
@@ -65,7 +74,13 @@ class ScheduleConfig:
             self, min_delay=self.min_delay * time_scale, max_delay=self.max_delay * time_scale,
             end_margin=self.end_margin * time_scale, stall_max=self.stall_max * time_scale,
             error_base=self.error_base * time_scale,
-            error_max=self.error_max * time_scale)
+            error_max=self.error_max * time_scale,
+            safety_net_interval=None if self.safety_net_interval is None
+            else self.safety_net_interval * time_scale)
+
+    def with_webhooks(self, interval: float = 180.0) -> ScheduleConfig:
+        """This schedule stretched into a safety net: webhooks carry the news, polls catch lost ones."""
+        return dataclasses.replace(self, safety_net_interval=interval)
 
 
 DEFAULT_CONFIG = ScheduleConfig()
@@ -166,6 +181,15 @@ def _base_delay(elapsed: float, expected: float, progress: int | None, state: Vi
     return min(aim, _jittered(config.max_delay, config.jitter * config.max_delay, rng))
 
 
+def _safety_net_delay(elapsed: float, expected: float, config: ScheduleConfig, rng: random.Random) -> float:
+    """With webhooks on: first poll at `safety_net_first_share` × expected, then every interval."""
+    assert config.safety_net_interval is not None
+    first = config.safety_net_first_share * expected
+    delay = first - elapsed if elapsed < first else config.safety_net_interval
+    delay = max(config.min_delay, delay)
+    return _jittered(delay, config.jitter * delay, rng)
+
+
 def next_poll_delay(
     *,
     elapsed: float,
@@ -191,9 +215,12 @@ def next_poll_delay(
         return 0.0
     if previous is not None and previous[0] >= elapsed:
         previous = None  # not an earlier observation (e.g. the latest one passed twice)
-    delay = _base_delay(max(0.0, elapsed), max(expected, config.min_delay), progress, state,
-                        previous, config, rng)
-    delay = min(max(config.min_delay, delay), config.max_delay)
+    if config.safety_net_interval is not None:
+        delay = _safety_net_delay(max(0.0, elapsed), max(expected, config.min_delay), config, rng)
+    else:
+        delay = _base_delay(max(0.0, elapsed), max(expected, config.min_delay), progress, state,
+                            previous, config, rng)
+        delay = min(max(config.min_delay, delay), config.max_delay)
     if attempt_errors > 0:  # backing off may go past max_delay
         backoff = min(config.error_base * 2 ** (attempt_errors - 1), config.error_max)
         delay = max(delay, _jittered(backoff, config.jitter * backoff, rng))

@@ -18,7 +18,9 @@ Construction: `render_seconds` (float seconds, or a function of the `FakeJob`, e
 clock to scale time), `paths` (override an endpoint, e.g. `{"status": "/result/{id}"}`: the default
 is then not served), `url_ttl` (downloads expire that long after completion), `download_bytes`
 (every job's MP4 padded to exactly this size, generated while streaming), `poll_after_ms` (the
-`openai-poll-after-ms` hint), `files_on_api_host`, `prefix` (default "/v1").
+`openai-poll-after-ms` hint), `files_on_api_host`, `prefix` (default "/v1"), `webhook_url` and
+`webhook_secret` (openai/juheapi: signed `video.completed`/`video.failed` POSTed there when a job
+ends, see `relay_webhooks.py`; also settable later with `send_webhooks`).
 
 Knobs (a `kind` or `method` narrows a knob to those requests; None means any):
   rate_limit(count, retry_after=, retry_after_ms=, kind=)    429 with Retry-After / retry-after-ms
@@ -29,8 +31,9 @@ Knobs (a `kind` or `method` narrows a knob to those requests; None means any):
   fail_job(id, ...), complete_job(id), set_render_seconds(id, s), set_download_bytes(id, n)
   truncate_downloads(count, keep_fraction=0.5)               drop the connection mid-body
   expire_urls(id=None), expire_content(id=None)              403 on direct URLs / 404 on /content
+  send_webhooks(url, secret, retries=0), drop_webhooks(count)  signed events when jobs end; lose some
 Inspection: `requests` (method, path, kind, time, query, authorization, idempotency key, in order),
-`count(kind, method)`, `create_count`, `remix_count`, `jobs` / `job(id)`.
+`count(kind, method)`, `create_count`, `remix_count`, `jobs` / `job(id)`, `webhook_deliveries`.
 
 Request kinds: create, status, remix, list, delete, content (`/videos/{id}/content`) and file (a
 direct download URL: juheapi's `meta_data.url`, xingchaoyiqing's `video_url`). Direct URLs live on a
@@ -67,6 +70,7 @@ from tests.fakes.relay_dialects import (
     new_job_id,
     read_create,
 )
+from tests.fakes.relay_webhooks import WebhookDelivery, WebhookSender
 
 
 @dataclass
@@ -124,6 +128,8 @@ class FakeRelay:
         files_on_api_host: bool = False,
         idempotency_header: str = "Idempotency-Key",
         clock: Callable[[], float] = time.monotonic,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}; choose one of {DIALECTS}")
@@ -155,6 +161,9 @@ class FakeRelay:
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._ports: tuple[int, int] = (0, 0)
+        self.webhooks = WebhookSender(self)
+        if webhook_url is not None:
+            self.webhooks.configure(webhook_url, webhook_secret or "")
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -177,6 +186,7 @@ class FakeRelay:
 
     async def stop(self) -> None:
         self._stopping.set()  # releases hanging handlers
+        await self.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -244,6 +254,18 @@ class FakeRelay:
     def set_download_bytes(self, job_id: str, total_bytes: int) -> None:
         """Serve `job_id` as an MP4 of exactly `total_bytes` bytes, generated while streaming."""
         self.jobs[job_id].download_bytes = total_bytes
+
+    def send_webhooks(self, url: str, secret: str, *, retries: int = 0, retry_delay: float = 0.0) -> None:
+        """From now on, POST a signed event to `url` when a job ends (jobs still rendering included)."""
+        self.webhooks.configure(url, secret, retries=retries, retry_delay=retry_delay)
+
+    def drop_webhooks(self, count: int = 1) -> None:
+        """The next `count` events are lost: never sent."""
+        self.webhooks.drop(count)
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        return self.webhooks.deliveries
 
     def truncate_downloads(self, count: int = 1, *, keep_fraction: float = 0.5) -> None:
         """The next `count` downloads announce the full Content-Length, send `keep_fraction` of it,
@@ -473,6 +495,7 @@ class FakeRelay:
         self.jobs[job.id] = job
         if job.idempotency_key:
             self._by_idempotency_key[job.idempotency_key] = job.id
+        self.webhooks.watch(job)
         return job
 
     def _job_response(self, job: FakeJob) -> web.Response:
