@@ -9,7 +9,9 @@ because an earlier check failed); the exit code is 1 when anything is ✗, else 
   no list, `retrieve("video_doctor_probe")`, for which "not found" proves reachable + authenticated;
 - ffmpeg runs (`ffmpeg -version`);
 - the database opens, is writable and is migrated to the latest schema;
-- DATA_DIR is writable and has at least 1 GiB free (less, or less than MAX_DISK_MB, is a warning).
+- DATA_DIR is writable and has at least 1 GiB free (less, or less than MAX_DISK_MB, is a warning);
+- webhooks, when configured (bot/webhooks/checks.py): the secret is set, the receiver is listening,
+  WEBHOOK_PUBLIC_URL leads to it.
 
 Nothing secret is printed: the token and the key are only ever said to be "set", and every message
 that came from elsewhere (an exception, the provider's answer) goes through `scrub` first.
@@ -291,7 +293,8 @@ def format_bytes(n: float) -> str:
 
 # --- the report ----------------------------------------------------------------------------------
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key) if s is not None]
+    return [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key, settings.sora_webhook_secret)
+            if s is not None]
 
 
 def _describe(exc: BaseException) -> str:
@@ -331,6 +334,10 @@ async def run_checks(settings: Settings) -> list[Check]:
     checks.append(await _guard("ffmpeg", check_ffmpeg))
     checks.append(await _guard("Database", lambda: check_database(settings)))
     checks.append(await _guard("Data folder", lambda: check_disk(settings)))
+    from bot.webhooks.checks import check_webhook_receiver, check_webhook_url
+
+    checks.append(await _guard("Webhook receiver", lambda: check_webhook_receiver(settings)))
+    checks.append(await _guard("Webhook URL", lambda: check_webhook_url(settings, checks[-1])))
     return checks
 
 
