@@ -71,6 +71,9 @@ def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
                     conn.send(dict(Counter(f"{r.method} {r.kind}" for r in relay.requests)))
                 elif command == "rss":
                     conn.send(status_kb("VmHWM"))
+                elif isinstance(command, tuple) and command[0] == "webhooks":  # ("webhooks", url, secret)
+                    relay.send_webhooks(command[1], command[2])
+                    conn.send("ok")
 
     asyncio.run(main())
 
@@ -84,8 +87,11 @@ def _stats(relay: Any) -> dict[str, Any]:
             status_at[request.path.removeprefix(prefix)].append(request.at)
         elif request.kind == "content":
             content_at.setdefault(request.path.removeprefix(prefix).removesuffix("/content"), request.at)
+    pushed_at: dict[str, float] = {}
+    for delivery in relay.webhook_deliveries:  # when the relay POSTed each job's webhook (first attempt)
+        pushed_at.setdefault(delivery.job_id, delivery.at)
     jobs = {job.id: {"started": job.started, "render": job.render_seconds, "status_at": status_at.get(job.id, []),
-                     "content_at": content_at.get(job.id)}
+                     "content_at": content_at.get(job.id), "webhook_at": pushed_at.get(job.id)}
             for job in relay.jobs.values()}
     kinds = Counter(f"{r.method} {r.kind}" for r in relay.requests)
     return {"jobs": jobs, "requests": dict(kinds)}
@@ -128,6 +134,10 @@ class RelayProcess:
 
     async def peak_rss_kb(self) -> int:
         return await self._ask("rss")
+
+    async def send_webhooks(self, url: str, secret: str) -> None:
+        """From now on the relay POSTs a signed event to `url` when a job ends (openai dialect)."""
+        await self._ask(("webhooks", url, secret))
 
     def provider(self, *, timeout: float = 30.0) -> HttpVideoProvider:
         return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(self.options.get(

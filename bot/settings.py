@@ -151,8 +151,8 @@ class Settings(BaseSettings):
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port",
-                     "webhook_port", "webhook_public_url", "sora_webhook_secret", "sora_base_url", "discord_api_url", "ffmpeg_binary",
-                     mode="before")
+                     "webhook_port", "webhook_public_url", "sora_webhook_secret", "sora_base_url",
+                     "discord_api_url", "ffmpeg_binary", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):

@@ -83,7 +83,10 @@ def test_with_webhooks_the_first_poll_waits_one_and_a_half_times_the_expected_ti
     first = _delay(net, 0.0, expected=200.0, state="queued")
     assert 270 <= first <= 330  # 1.5 × 200 ± 10 % jitter, past max_delay (60 s)
     assert _delay(DEFAULT_CONFIG, 0.0, expected=200.0, state="queued") <= 66  # without: capped
-    assert 135 <= _delay(net, 150.0, expected=200.0) <= 165  # the rest of the way to 300 s
+    assert 162 <= _delay(net, 250.0, expected=200.0) <= 198  # after an early poll: an interval, not 50 s
+    assert 225 <= _delay(net, 50.0, expected=200.0) <= 275  # … or the rest of the way to 1.5 × expected
+    # The expected time grew since submission: a poll just short of the new first mark waits an interval.
+    assert _delay(net, 290.0, expected=200.0) >= 162
 
 
 def test_with_webhooks_then_every_few_minutes_whatever_the_progress():

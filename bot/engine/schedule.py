@@ -182,10 +182,12 @@ def _base_delay(elapsed: float, expected: float, progress: int | None, state: Vi
 
 
 def _safety_net_delay(elapsed: float, expected: float, config: ScheduleConfig, rng: random.Random) -> float:
-    """With webhooks on: first poll at `safety_net_first_share` × expected, then every interval."""
+    """With webhooks on: first poll at `safety_net_first_share` × expected (scheduled at submission,
+    elapsed 0), then at least an interval after each poll. (A poll earlier than the first mark, say
+    because the expected time grew with history since, must not bring a second one right after.)"""
     assert config.safety_net_interval is not None
     first = config.safety_net_first_share * expected
-    delay = first - elapsed if elapsed < first else config.safety_net_interval
+    delay = first if elapsed <= 0 else max(config.safety_net_interval, first - elapsed)
     delay = max(config.min_delay, delay)
     return _jittered(delay, config.jitter * delay, rng)
 
