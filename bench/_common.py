@@ -88,7 +88,7 @@ def _stats(relay: Any) -> dict[str, Any]:
         elif request.kind == "content":
             content_at.setdefault(request.path.removeprefix(prefix).removesuffix("/content"), request.at)
     pushed_at: dict[str, float] = {}
-    for delivery in relay.webhook_deliveries:  # when the relay POSTed each job's webhook (first attempt)
+    for delivery in relay.webhook_deliveries:  # when the relay started POSTing each job's webhook
         pushed_at.setdefault(delivery.job_id, delivery.at)
     jobs = {job.id: {"started": job.started, "render": job.render_seconds, "status_at": status_at.get(job.id, []),
                      "content_at": content_at.get(job.id), "webhook_at": pushed_at.get(job.id)}

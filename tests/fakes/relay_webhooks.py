@@ -42,7 +42,7 @@ class WebhookDelivery:
     headers: dict[str, str]
     body: bytes
     status: int | None  # None: the connection failed
-    at: float  # the relay's clock when it was sent
+    at: float  # the relay's clock when the POST started
     attempt: int = 1
 
 
@@ -118,9 +118,9 @@ class WebhookSender:
             return
         kind, headers, body = self.event(job, state)  # the same id and body on every retry
         for attempt in range(1, self.retries + 2):
+            sent = relay.clock()
             status = await self._post(headers, body)
-            self.deliveries.append(WebhookDelivery(job.id, kind, self.url or "", headers, body, status,
-                                                   relay.clock(), attempt))
+            self.deliveries.append(WebhookDelivery(job.id, kind, self.url or "", headers, body, status, sent, attempt))
             if status is not None and 200 <= status < 300:
                 return
             if attempt <= self.retries:
