@@ -249,8 +249,8 @@ async def test_openrouter_route_wakes_a_job_once(tmp_path):
         refused = {
             "forged": (401, *openrouter_event(video_id, secret="not-the-secret")),
             "unsigned": (401, openrouter_event(video_id)[0], {**JSON}),
-            "stale": (401, *openrouter_event(video_id, at=time.time() - 301)),
-            "future": (401, *openrouter_event(video_id, at=time.time() + 301)),
+            "stale": (401, *openrouter_event(video_id, at=time.time() - 400)),
+            "future": (401, *openrouter_event(video_id, at=time.time() + 400)),
             "malformed": (400, *openrouter_event(video_id, body=b'{"type":')),
             "unknown job": (404, *openrouter_event("job-unknown")),
             "oversized": (413, *openrouter_event(video_id, body=b'{"p":"' + b"y" * 66_000 + b'"}')),
