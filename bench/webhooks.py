@@ -35,7 +35,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +58,13 @@ SECRET = "whsec_" + "YmVuY2gtd2ViaG9vay1zZWNyZXQtMzItYnl0ZXMtbG9uZw=="
 class Dialect:
     route: str  # the receiver's route: /webhooks/<route>
     relay_pushes: bool  # True: the relay is told the URL once (OpenAI's dashboard); False: per request
+    relay_options: dict[str, Any] = field(default_factory=dict)  # more keyword arguments for the fake
 
 
-# One line per dialect. OpenRouter, once tests/fakes has its relay and bot/sora its provider (which sends
-# WEBHOOK_PUBLIC_URL + /webhooks/openrouter as `callback_url`, see `Settings.webhook_callback_url`):
-#     "openrouter": Dialect(route="openrouter", relay_pushes=False),
+# One line per dialect. OpenRouter, once its fake and its provider exist (the provider built by
+# bot/sora/factory.py from Settings sends WEBHOOK_PUBLIC_URL + /webhooks/openrouter as `callback_url`;
+# the fake signs with the secret it is given; adjust the option's name to the fake's):
+#     "openrouter": Dialect(route="openrouter", relay_pushes=False, relay_options={"webhook_secret": SECRET}),
 DIALECTS = {
     "openai": Dialect(route="openai", relay_pushes=True),
 }
@@ -106,9 +108,10 @@ async def run_phase(relay: RelayProcess, dialect: str, jobs: list[dict[str, floa
     shape = DIALECTS[dialect]
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="sora-bench-wh-") as tmp:
+        pushed = {"WEBHOOK_PUBLIC_URL": f"http://127.0.0.1:{port}", "SORA_WEBHOOK_SECRET": SECRET,
+                  "WEBHOOK_PORT": str(port)} if webhooks else {}
         provider_settings = make_settings(Path(tmp), SORA_PROVIDER=dialect, SORA_BASE_URL=relay.base_url,
-                                          SORA_API_KEY=KEY, WEBHOOK_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                                          SORA_WEBHOOK_SECRET=SECRET, WEBHOOK_PORT=str(port))
+                                          SORA_API_KEY=KEY, **pushed)
         provider = build_provider(provider_settings)
     config = {"time_scale": scale, "max_upstream": len(jobs), "requests_per_second": REQUESTS_PER_SECOND,
               "burst": BURST, "progress_interval": 10.0 * scale, "webhooks": webhooks}
@@ -163,7 +166,7 @@ async def run_phase(relay: RelayProcess, dialect: str, jobs: list[dict[str, floa
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     scale = args.scale
     jobs = plan(args.jobs, args.seed, args.min_render, args.max_render, args.arrival_window)
-    async with RelayProcess(dialect=args.dialect, queue_fraction=0.1) as relay:
+    async with RelayProcess(dialect=args.dialect, queue_fraction=0.1, **DIALECTS[args.dialect].relay_options) as relay:
         async with relay.provider() as provider:  # warm the relay's MP4 cache: one ffmpeg run per length
             for seconds in SECONDS:
                 warm = await provider.create(CreateVideo(prompt=with_render("warm-up", 0.0), seconds=seconds))
