@@ -180,7 +180,8 @@ async def serve(settings: Settings) -> int:
         await health.start()
     from bot.webhooks.receiver import webhook_receiver_from_settings
 
-    receiver = webhook_receiver_from_settings(settings, resources.repo, bot.poller, resources.provider.name)
+    receiver = webhook_receiver_from_settings(settings, resources.repo, bot.poller, resources.provider.name,
+                                              resources.metrics)
     if receiver is not None:
         try:
             await receiver.start()

@@ -57,6 +57,8 @@ class Metrics:
                                       namespace=namespace, registry=reg)
         self.transcoded_bytes = Counter("transcoded_bytes", "Bytes of video written by the transcoder.",
                                         namespace=namespace, registry=reg)
+        self.webhooks = Counter("webhooks", "Webhook deliveries received, by source and outcome.",
+                                ["source", "outcome"], namespace=namespace, registry=reg)
         self._job_counts_source: JobCountsSource | None = None
         self._seen_states: set[str] = set()
 

@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
@@ -39,6 +39,9 @@ from bot.settings import Settings
 from bot.webhooks.signatures import OPENROUTER_SIGNATURE, SignatureRefused, StandardWebhooksVerifier, verify_openrouter
 from db.repository import Repository
 from db.webhooks import WebhookLog
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ class WebhookReceiver:
 
     def __init__(self, *, host: str, port: int, secret: str, repo: Repository, poller: Wakeable,
                  provider_name: str, clock: Callable[[], float] = time.time,
-                 max_body: int = MAX_BODY_BYTES) -> None:
+                 max_body: int = MAX_BODY_BYTES, metrics: Metrics | None = None) -> None:
         self.host = host
         self.requested_port = port
         self.repo = repo
@@ -128,6 +131,7 @@ class WebhookReceiver:
         self.provider_name = provider_name
         self.clock = clock
         self.max_body = max_body
+        self.metrics = metrics
         self._secret = secret
         self._openai: StandardWebhooksVerifier | None = None
         self._openai_problem = ""
@@ -212,6 +216,8 @@ class WebhookReceiver:
 
     def _answer(self, status: int, outcome: str, source: str, reason: str | None = None) -> web.Response:
         self.outcomes[outcome] += 1
+        if self.metrics is not None:
+            self.metrics.webhooks.labels(source=source, outcome=outcome.replace(" ", "_")).inc()
         if status >= 400:
             log.warning("webhook %s refused (%d): %s", source, status, reason)
         elif reason:
@@ -257,7 +263,7 @@ class WebhookReceiver:
 
 
 def webhook_receiver_from_settings(settings: Settings, repo: Repository, poller: Wakeable,
-                                   provider_name: str) -> WebhookReceiver | None:
+                                   provider_name: str, metrics: Metrics | None = None) -> WebhookReceiver | None:
     """The receiver the settings ask for; None when WEBHOOK_PORT is unset (the default), or when
     SORA_WEBHOOK_SECRET is missing (logged: unsigned deliveries are never trusted)."""
     if settings.webhook_port is None:
@@ -268,4 +274,4 @@ def webhook_receiver_from_settings(settings: Settings, repo: Repository, poller:
                   "(polling works as before)")
         return None
     return WebhookReceiver(host=settings.webhook_host, port=settings.webhook_port, secret=secret, repo=repo,
-                           poller=poller, provider_name=provider_name)
+                           poller=poller, provider_name=provider_name, metrics=metrics)

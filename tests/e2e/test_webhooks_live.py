@@ -30,7 +30,7 @@ async def test_a_member_gets_the_video_on_the_webhook(tmp_path):
         async with running_product(fake, settings, time_scale=0.05) as product:  # safety net: first poll ~8 s
             assert product.bot.engine_ctx.config.webhooks
             receiver = webhook_receiver_from_settings(settings, product.bot.repo, product.bot.poller,
-                                                      product.resources.provider.name)
+                                                      product.resources.provider.name, product.bot.metrics)
             assert receiver is not None
             await receiver.start()
             try:
@@ -42,6 +42,8 @@ async def test_a_member_gets_the_video_on_the_webhook(tmp_path):
                 assert time.monotonic() - started < 6
                 assert relay.count("status") == 1
                 assert receiver.outcomes["accepted"] == 1
+                text = product.bot.metrics.render().decode()
+                assert 'sora_bot_webhooks_total{outcome="accepted",source="openai"} 1.0' in text
             finally:
                 await receiver.stop()
 
