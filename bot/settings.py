@@ -40,6 +40,10 @@ DEFAULT_BASE_URLS = {
 }
 
 
+# Providers that never push "your video is done" (no webhooks documented): the receiver stays off for them.
+NO_WEBHOOK_PROVIDERS = frozenset({"xingchaoyiqing", "simulated"})
+
+
 def _split_csv(value: Any) -> Any:
     """Accept `a,b,c` (what people type in .env) as well as a JSON list."""
     if isinstance(value, str):
@@ -190,8 +194,10 @@ class Settings(BaseSettings):
 
     @property
     def webhooks_enabled(self) -> bool:
-        """The receiver runs (and polling becomes the safety net) only with a port and a secret."""
-        return self.webhook_port is not None and self.webhook_secret is not None
+        """The receiver runs (and polling becomes the safety net) only with a port and a secret, and
+        for a provider that sends webhooks at all."""
+        return (self.webhook_port is not None and self.webhook_secret is not None
+                and self.sora_provider.value not in NO_WEBHOOK_PROVIDERS)
 
     @property
     def webhook_secret(self) -> str | None:

@@ -19,7 +19,7 @@ SECRET = "whsec_RdvaYFYUXuIFuEbvZHwMfYFhUf7aMYjYcmM24+Aj40c="
 
 
 def settings(**values: str) -> Settings:
-    return Settings(_env_file=None, SORA_PROVIDER="simulated", **values)
+    return Settings(_env_file=None, **{"SORA_PROVIDER": "openai", "SORA_API_KEY": "k", **values})
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -37,6 +37,9 @@ def test_webhooks_need_a_port_and_a_secret():
     assert not settings(SORA_WEBHOOK_SECRET=SECRET).webhooks_enabled
     on = settings(WEBHOOK_PORT="8090", SORA_WEBHOOK_SECRET=SECRET)
     assert on.webhooks_enabled and engine_config(on).webhooks is True
+    for silent in ("simulated", "xingchaoyiqing"):  # they never push: polling stays as it is
+        assert not settings(WEBHOOK_PORT="8090", SORA_WEBHOOK_SECRET=SECRET, SORA_PROVIDER=silent).webhooks_enabled
+    assert settings(WEBHOOK_PORT="8090", SORA_WEBHOOK_SECRET=SECRET, SORA_PROVIDER="juheapi").webhooks_enabled
     assert SECRET not in repr(on) and SECRET not in str(on.model_dump())
 
 

@@ -18,7 +18,7 @@ import socket
 import httpx
 
 from bot.doctor import Check, Status, display_url
-from bot.settings import ProviderName, Settings
+from bot.settings import NO_WEBHOOK_PROVIDERS, ProviderName, Settings
 
 WEBHOOK_PROBE_SECONDS = 5.0
 _WHSEC_PROVIDERS = (ProviderName.OPENAI, ProviderName.JUHEAPI)  # they sign with Standard Webhooks
@@ -50,6 +50,9 @@ async def check_webhook_receiver(settings: Settings) -> Check:
     port, url, secret = settings.webhook_port, settings.webhook_public_url, settings.webhook_secret
     if port is None and url is None:
         return Check(name, Status.OK, "off (WEBHOOK_PORT is unset): jobs are polled")
+    if settings.sora_provider.value in NO_WEBHOOK_PROVIDERS:
+        return Check(name, Status.WARN, f"SORA_PROVIDER={settings.sora_provider.value} sends no webhooks: the "
+                     "receiver stays off and jobs are polled")
     if secret is None:
         which = "WEBHOOK_PUBLIC_URL" if url is not None else "WEBHOOK_PORT"
         return Check(name, Status.FAIL, f"{which} is set but SORA_WEBHOOK_SECRET is not: the receiver stays off",

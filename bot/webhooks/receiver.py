@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
-from bot.settings import Settings
+from bot.settings import NO_WEBHOOK_PROVIDERS, Settings
 from bot.webhooks.signatures import OPENROUTER_SIGNATURE, SignatureRefused, StandardWebhooksVerifier, verify_openrouter
 from db.repository import Repository
 from db.webhooks import WebhookLog
@@ -264,9 +264,14 @@ class WebhookReceiver:
 
 def webhook_receiver_from_settings(settings: Settings, repo: Repository, poller: Wakeable,
                                    provider_name: str, metrics: Metrics | None = None) -> WebhookReceiver | None:
-    """The receiver the settings ask for; None when WEBHOOK_PORT is unset (the default), or when
-    SORA_WEBHOOK_SECRET is missing (logged: unsigned deliveries are never trusted)."""
+    """The receiver the settings ask for; None when WEBHOOK_PORT is unset (the default), when the
+    provider sends no webhooks, or when SORA_WEBHOOK_SECRET is missing (logged: unsigned deliveries
+    are never trusted). Built exactly when `settings.webhooks_enabled`."""
     if settings.webhook_port is None:
+        return None
+    if settings.sora_provider.value in NO_WEBHOOK_PROVIDERS:
+        log.warning("WEBHOOK_PORT is set but SORA_PROVIDER=%s sends no webhooks: the receiver stays off",
+                    settings.sora_provider.value)
         return None
     secret = settings.webhook_secret
     if secret is None:

@@ -48,8 +48,17 @@ async def test_a_member_gets_the_video_on_the_webhook(tmp_path):
                 await receiver.stop()
 
 
-def test_no_receiver_without_a_secret(tmp_path, caplog):
-    settings = product_settings(tmp_path, WEBHOOK_PORT=free_port())
-    assert webhook_receiver_from_settings(settings, None, None, "simulated") is None  # type: ignore[arg-type]
+def test_no_receiver_without_a_secret_or_for_a_provider_that_never_pushes(tmp_path, caplog):
+    def receiver(**values):
+        settings = product_settings(tmp_path, **values)
+        made = webhook_receiver_from_settings(settings, None, None, "x")  # type: ignore[arg-type]
+        assert (made is not None) == settings.webhooks_enabled
+        return made
+
+    assert receiver(SORA_PROVIDER="openai", SORA_API_KEY="k", WEBHOOK_PORT=free_port()) is None
     assert any("SORA_WEBHOOK_SECRET" in r.getMessage() for r in caplog.records)
-    assert webhook_receiver_from_settings(product_settings(tmp_path), None, None, "x") is None  # type: ignore[arg-type]
+    assert receiver(WEBHOOK_PORT=free_port(), SORA_WEBHOOK_SECRET=SECRET) is None  # simulated
+    assert any("sends no webhooks" in r.getMessage() for r in caplog.records)
+    assert receiver() is None
+    assert receiver(SORA_PROVIDER="openai", SORA_API_KEY="k", WEBHOOK_PORT=free_port(),
+                    SORA_WEBHOOK_SECRET=SECRET) is not None
