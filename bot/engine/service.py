@@ -157,8 +157,13 @@ class JobService:
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         s = self.settings
         typical = quota.Request(s.sora_default_model, s.sora_default_size, s.sora_default_seconds)
-        summary = quota.summarize(limits, await self.usage(who), now, prices=await self.prices_for(who.guild_id),
-                                  typical=typical)
+        offer = None if self.catalog.current().builtin else await self.offer(who, None)
+        if offer is not None:  # a listed catalog: the member's default model at its usual size and length
+            caps, sizes, seconds = offer
+            typical = quota.Request(caps.id, str(choices.pick(s.sora_default_size, sizes)),
+                                    int(choices.pick(s.sora_default_seconds, seconds)))  # type: ignore[arg-type]
+        summary = quota.summarize(limits, await self.usage(who), now,
+                                  prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
 
     # --- requests ------------------------------------------------------------------------------------
@@ -223,6 +228,9 @@ class JobService:
         s = self.settings
         if image is not None:
             validate_image(image, max_image_bytes=s.sora_max_image_bytes)
+        if caps is None and not catalog.builtin:  # a listed catalog can be long: name a bounded few
+            raise errors.InvalidRequest("request refused before sending: model_unavailable", code="model_unavailable",
+                                        user_message=texts.unknown_model(request.model, catalog.ids))
         checked = validate_request(request, allowed_models=catalog.ids, allowed_sizes=caps.sizes if caps else None,
                                    allowed_seconds=caps.durations if caps else None,
                                    max_prompt_chars=s.sora_max_prompt_chars, max_image_bytes=s.sora_max_image_bytes)

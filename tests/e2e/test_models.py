@@ -86,7 +86,7 @@ async def test_a_value_the_model_does_not_take_is_refused_naming_what_it_takes(f
                                                     "size": "1280x720"})
         assert "1280x720 isn't an available size" in text and "2560x1440" in text
         text = await answer(fake, "alice", "sora", {"prompt": "a fox", "model": "runway/aleph-2"})
-        assert "isn't available here" in text and "google/veo-3.1" in text
+        assert "`runway/aleph-2` isn't a model this bot offers" in text and "`google/veo-3.1`" in text
         png = io.BytesIO()
         from PIL import Image
 
@@ -165,6 +165,8 @@ async def test_server_default_model_is_used_when_a_member_names_none(fake, tmp_p
         assert "Estimated cost: $0.40" in text  # 5 s x $0.08 (text-to-video, 720p)
         show = await answer(fake, "mod", "sora-admin show", {})
         assert "**Default model:** alibaba/wan-2.6" in show
+        quota = await answer(fake, "alice", "sora-quota", {})
+        assert "$0.40" in quota  # a typical video: the default model at its own usual length
         await answer(fake, "mod", "sora-admin default-model", {"model": "default"})
         assert await product.bot.repo.guild_default_model(fake.world.guild_id) is None
 
