@@ -34,11 +34,15 @@ class Listing:
 class ListingSimulatedProvider(SimulatedProvider):
     """The simulated renderer with a models endpoint: what the catalog refresh reads in e2e tests."""
 
-    def __init__(self, *args: Any, records: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, records: list[dict[str, Any]] | None = None,
+                 down: BaseException | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.records = snapshot_records() if records is None else records
+        self.down = down  # raised by list_models while set: the models endpoint is unreachable
         self.list_calls = 0
 
     async def list_models(self) -> list[dict[str, Any]]:
         self.list_calls += 1
+        if self.down is not None:
+            raise self.down
         return self.records

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 from collections.abc import AsyncIterator
+
+import httpx
 
 from bot.app import Resources
 from bot.metrics import Metrics
@@ -21,11 +24,12 @@ from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 @contextlib.asynccontextmanager
-async def catalog_product(fake: FakeDiscord, tmp_path, **overrides: object) -> AsyncIterator[Product]:
+async def catalog_product(fake: FakeDiscord, tmp_path, *, down: BaseException | None = None,
+                          **overrides: object) -> AsyncIterator[Product]:
     settings = product_settings(tmp_path, fake, **overrides)
     conn = await open_database(settings.database_path)
     provider = ListingSimulatedProvider(data_dir=settings.data_dir / "simulated",
-                                        render_seconds=settings.simulated_render_seconds)
+                                        render_seconds=settings.simulated_render_seconds, down=down)
     metrics = Metrics()
     resources = Resources(settings, Repository(conn), MeteredProvider(provider, metrics), metrics)
     try:
@@ -169,6 +173,20 @@ async def test_server_default_model_is_used_when_a_member_names_none(fake, tmp_p
         assert "$0.40" in quota  # a typical video: the default model at its own usual length
         await answer(fake, "mod", "sora-admin default-model", {"model": "default"})
         assert await product.bot.repo.guild_default_model(fake.world.guild_id) is None
+
+
+async def test_a_restart_with_the_models_endpoint_down_offers_the_stored_catalog(fake, tmp_path, caplog):
+    async with catalog_product(fake, tmp_path) as first:
+        assert first.bot.catalog.current().source == "live"
+    with caplog.at_level(logging.WARNING, logger="bot.catalog.service"):
+        async with catalog_product(fake, tmp_path, down=httpx.ConnectError("refused")) as second:
+            assert second.bot.catalog.current().source == "stored"
+            found = await fake.autocomplete("alice", "general", "sora", {"model": "veo"}, focused="model")
+            assert [c["value"] for c in found] == ["google/veo-3.1", "google/veo-3.1-fast", "google/veo-3.1-lite"]
+            text = await answer(fake, "alice", "sora", {"prompt": "x", "model": "google/veo-3.1", "seconds": 8})
+            assert "accepted" in text and "Estimated cost: $3.20" in text
+    assert [r.getMessage() for r in caplog.records if "refresh failed" in r.getMessage()] == [
+        "model catalog refresh failed (ConnectError); keeping the stored catalog of 22 model(s)"]
 
 
 async def test_the_builtin_profile_keeps_its_fixed_choices_and_lists_in_sora_models(fake, tmp_path):
