@@ -79,3 +79,13 @@ def test_catalog_offers_union_of_sizes_and_sorted_seconds():
     assert catalog.offered("allowed_seconds") == [4, 5, 6, 8, 10]
     assert set(catalog.offered("allowed_sizes")) == set(VEO.sizes) | set(WAN.sizes)
     assert catalog.get("nope") is None and catalog.get(None) is None
+
+
+def test_price_hint_agrees_with_the_merged_table_for_every_model_and_size():
+    settings_table = {"*": "0.05", "alibaba/wan-2.7": "0.99"}
+    for guild in (None, {"google/veo-3.1@1280x720": "0.21"}, {"alibaba/wan-2.6": "0.5"}):
+        for caps in MODELS.values():
+            merged = choices.merge_prices(settings_table, choices.catalog_prices(caps), guild, caps.id)
+            for size in caps.sizes:
+                hint = choices.price_hint(caps, size, {**settings_table, **(guild or {})}, guild)
+                assert hint == choices.pricing.price_per_second(caps.id, size, merged), (caps.id, size, guild)

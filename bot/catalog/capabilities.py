@@ -9,6 +9,7 @@ nothing here raises on junk. Pure, no I/O.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -64,20 +65,7 @@ class ModelCapabilities:
 
     def resolution_of(self, size: str) -> str | None:
         """The resolution name ("720p", "4K") a canonical size has for this model, if any."""
-        pair = shapes.resolution_and_aspect(size, self.resolutions or None, self.aspect_ratios or None)
-        if pair is None:
-            pair = shapes.resolution_and_aspect(size)
-        if pair is not None:
-            return pair[0]
-        try:
-            width, height = shapes.parse_size(size)
-        except ValueError:
-            return None
-        short = min(width, height)
-        for name, side in shapes.SHORT_SIDE.items():
-            if side == short:
-                return name
-        return None
+        return _resolution(size, self.resolutions, self.aspect_ratios)
 
     def price_per_second(self, size: str, *, audio: bool | None = None, image: bool = False) -> Decimal | None:
         """USD per second from the `duration_seconds*` SKU families, or None (then the caller falls
@@ -109,6 +97,21 @@ class ModelCapabilities:
             "generate_audio": self.audio, "seed": self.seed,
             "pricing_skus": dict(self.pricing_skus) or None,
         }
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolution(size: str, resolutions: tuple[str, ...], aspects: tuple[str, ...]) -> str | None:
+    pair = shapes.resolution_and_aspect(size, resolutions or None, aspects or None)
+    if pair is None:
+        pair = shapes.resolution_and_aspect(size)
+    if pair is not None:
+        return pair[0]
+    try:
+        width, height = shapes.parse_size(size)
+    except ValueError:
+        return None
+    short = min(width, height)
+    return next((name for name, side in shapes.SHORT_SIDE.items() if side == short), None)
 
 
 def _usd(text: str) -> Decimal | None:

@@ -50,6 +50,18 @@ def price_per_second(caps: ModelCapabilities, size: str, table: Mapping[str, str
         return None
 
 
+def price_hint(caps: ModelCapabilities, size: str, table: Mapping[str, str | Decimal],
+               guild: Mapping[str, str] | None) -> Decimal | None:
+    """What `merge_prices` + `pricing.price_per_second` would give at `size`, without building the
+    model's whole table (autocomplete asks this for every model on each keystroke)."""
+    if guild and any(key == caps.id or key.startswith(caps.id + "@") for key in guild):
+        try:
+            return pricing.price_per_second(caps.id, size, table)
+        except (pricing.UnknownPrice, ValueError):
+            return None
+    return price_per_second(caps, size, table)
+
+
 def catalog_prices(caps: ModelCapabilities) -> dict[str, str]:
     """The model's SKU prices as PRICE_PER_SECOND keys ("model@size" → USD per second)."""
     table = {}

@@ -138,11 +138,11 @@ class JobService:
         (for labels such as "Google: Veo 3.1 · ~$0.40/s"); the database is read once."""
         limits = await self.limits_for(who)
         guild = (await self.ctx.repo.guild_config(who.guild_id)).prices if who.guild_id is not None else None
+        table = {**self.settings.price_per_second, **(guild or {})}
         menu = []
         for caps in choices.allowed_models(self.catalog.current().models, limits):
-            table = choices.merge_prices(self.settings.price_per_second, choices.catalog_prices(caps), guild, caps.id)
             size = choices.pick(self.settings.sora_default_size, choices.offered_sizes(caps, limits))
-            menu.append((caps, None if size is None else choices.price_per_second(caps, str(size), table)))
+            menu.append((caps, None if size is None else choices.price_hint(caps, str(size), table, guild)))
         return menu
 
     async def usage(self, requester: Requester) -> quota.Usage:
