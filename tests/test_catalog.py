@@ -50,8 +50,9 @@ def test_durations_are_sorted_and_sizes_are_the_union_of_sizes_and_resolution_by
     hailuo = models["minimax/hailuo-3"]  # no size list: 2K x six aspect ratios
     assert set(hailuo.sizes) == {"3360x1440", "2560x1440", "1920x1440", "1440x1440", "1440x1920", "1440x2560"}
     seedance = models["bytedance/seedance-2.5"]
-    assert "752x560" in seedance.sizes  # listed only as a size
-    assert "640x480" in seedance.sizes  # only as 480p x 4:3
+    assert "752x560" in seedance.sizes and "752x560" in seedance.listed_sizes  # listed only as a size
+    assert "640x480" in seedance.sizes and "640x480" not in seedance.listed_sizes  # only as 480p x 4:3
+    assert hailuo.listed_sizes == ()
     assert len(seedance.sizes) == len(set(seedance.sizes))
 
 

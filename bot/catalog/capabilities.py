@@ -35,9 +35,10 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class ModelCapabilities:
-    """One model's choices. `sizes` are canonical "WxH"; `durations` are sorted seconds; `audio` and
-    `seed` are None when the provider does not say. `pricing_skus` are the raw SKU → decimal string
-    pairs kept for the estimate (`price_per_second`)."""
+    """One model's choices. `sizes` are canonical "WxH" (the provider's `supported_sizes`, which
+    `listed_sizes` keeps apart, then every resolution × aspect ratio pair); `durations` are sorted
+    seconds; `audio` and `seed` are None when the provider does not say. `pricing_skus` are the raw
+    SKU → decimal string pairs kept for the estimate (`price_per_second`)."""
 
     id: str
     name: str
@@ -49,6 +50,7 @@ class ModelCapabilities:
     audio: bool | None = None
     seed: bool | None = None
     pricing_skus: tuple[tuple[str, str], ...] = ()
+    listed_sizes: tuple[str, ...] = ()
 
     @property
     def first_frame(self) -> bool:
@@ -91,7 +93,7 @@ class ModelCapabilities:
         """The capabilities in the provider's record shape (what the database stores; parses back equal)."""
         return {
             "id": self.id, "name": self.name,
-            "supported_durations": list(self.durations), "supported_sizes": list(self.sizes),
+            "supported_durations": list(self.durations), "supported_sizes": list(self.listed_sizes),
             "supported_resolutions": list(self.resolutions), "supported_aspect_ratios": list(self.aspect_ratios),
             "supported_frame_images": list(self.frame_images) or None,
             "generate_audio": self.audio, "seed": self.seed,
@@ -206,7 +208,8 @@ def _parse_model(record: Any) -> ModelCapabilities | None:
     name = _text(record.get("name"), MAX_NAME_CHARS) or model_id
     resolutions = _names(record.get("supported_resolutions"), shapes.SHORT_SIDE)
     aspects = _names(record.get("supported_aspect_ratios"), shapes.ASPECT_RATIOS)
-    sizes = [s for s in (_canonical_size(v) for v in _items(record.get("supported_sizes"))) if s]
+    listed = _unique(s for s in (_canonical_size(v) for v in _items(record.get("supported_sizes"))) if s)
+    sizes = list(listed)
     for resolution in resolutions:
         for aspect in aspects:
             sizes.append(shapes.size_for(resolution, aspect))
@@ -215,7 +218,7 @@ def _parse_model(record: Any) -> ModelCapabilities | None:
         sizes=_unique(sizes)[:MAX_LIST], resolutions=resolutions, aspect_ratios=aspects,
         frame_images=_names(record.get("supported_frame_images"), FRAME_TYPES),
         audio=_flag(record.get("generate_audio")), seed=_flag(record.get("seed")),
-        pricing_skus=_skus(record.get("pricing_skus")))
+        pricing_skus=_skus(record.get("pricing_skus")), listed_sizes=listed)
 
 
 def parse_models(data: Any) -> list[ModelCapabilities]:
