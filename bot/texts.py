@@ -406,6 +406,11 @@ def default_model_set(model: str | None) -> str:
     return f"✅ /sora now uses `{safe_user_text(model)}` when a member doesn't choose a model."
 
 
+def default_model_not_allowed(model: str) -> str:
+    return (f"Note: `{safe_user_text(model)}` isn't in this server's allowed models, so members will be "
+            "told to pick another; add it with /sora-admin allow.")
+
+
 def unknown_model(model: str, known: list[str]) -> str:
     options = ", ".join(f"`{m}`" for m in known[:30]) or "none"
     return f"`{safe_user_text(model)}` isn't a model this bot offers. Available: {options}."

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot import admin, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
+from bot.engine.service import Requester
 from bot.texts import shorten, usd
 from cogs.common import sora_bot
 from db.repository import GuildConfig
@@ -101,7 +102,9 @@ class AdminGroup(app_commands.Group):
         if catalog.get(chosen) is None:
             return await self._reply(interaction, texts.unknown_model(chosen, catalog.ids))
         await self.bot.repo.set_guild_default_model(interaction.guild_id, chosen, by=interaction.user.id)
-        await self._reply(interaction, texts.default_model_set(chosen))
+        allowed = (await self.bot.jobs.limits_for(Requester(interaction.guild_id, 0, 0))).allowed_models
+        note = "" if allowed is None or chosen in allowed else "\n" + texts.default_model_not_allowed(chosen)
+        await self._reply(interaction, texts.default_model_set(chosen) + note)
 
     @default_model.autocomplete("model")
     async def default_model_choices(self, interaction: discord.Interaction,

@@ -173,6 +173,9 @@ async def test_server_default_model_is_used_when_a_member_names_none(fake, tmp_p
         assert "$0.40" in quota  # a typical video: the default model at its own usual length
         await answer(fake, "mod", "sora-admin default-model", {"model": "default"})
         assert await product.bot.repo.guild_default_model(fake.world.guild_id) is None
+        await answer(fake, "mod", "sora-admin allow", {"what": "allowed_models", "values": "google/veo-3.1"})
+        text = await answer(fake, "mod", "sora-admin default-model", {"model": "alibaba/wan-2.6"})
+        assert "isn't in this server's allowed models" in text
 
 
 async def test_a_restart_with_the_models_endpoint_down_offers_the_stored_catalog(fake, tmp_path, caplog):
