@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import discord
 from discord.ext import commands
 
+from bot.catalog.service import CatalogService
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.poller import Poller
 from bot.engine.service import JobService
@@ -30,7 +31,7 @@ from db.repository import Repository
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin")
+EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin", "cogs.models")
 
 
 @dataclass
@@ -83,7 +84,8 @@ class SoraBot(commands.Bot):
         self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher,
                                         engine or engine_config(settings), metrics=resources.metrics)
         self.poller = Poller(self.engine_ctx)
-        self.jobs = JobService(self.engine_ctx, self.poller, settings)
+        self.catalog = CatalogService(resources.repo, resources.provider, settings, clock=self.engine_ctx.clock)
+        self.jobs = JobService(self.engine_ctx, self.poller, settings, catalog=self.catalog)
         self.commands_synced = asyncio.Event()
         self.closing = False
         self.tree.interaction_check = self._accepting
@@ -98,6 +100,7 @@ class SoraBot(commands.Bot):
                 log.exception("could not load extension %s", name)
         self.add_dynamic_items(RemixButton)
         self.metrics.set_job_counts_source(self.repo.count_by_state)
+        await self.catalog.start()  # the stored model catalog now; a fresh one in the background
         await self.poller.start()
         self._sync_task = asyncio.create_task(self._sync_commands(), name="sync-commands")
 
@@ -155,6 +158,7 @@ class SoraBot(commands.Bot):
     async def close(self) -> None:
         self.closing = True  # stop taking commands first, then let in-flight work finish
         await self.poller.stop()
+        await self.catalog.stop()
         await super().close()
 
 

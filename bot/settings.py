@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     sora_default_seconds: int = Field(default=4, alias="SORA_DEFAULT_SECONDS")
     sora_max_prompt_chars: int = Field(default=32000, ge=1, alias="SORA_MAX_PROMPT_CHARS")
     sora_max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="SORA_MAX_IMAGE_BYTES")
+    # How often the provider's model catalog (GET /videos/models) is read again, where it has one.
+    catalog_refresh_hours: float = Field(default=6.0, gt=0, le=24 * 30, alias="CATALOG_REFRESH_HOURS")
     simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")
 
     # --- Storage -----------------------------------------------------------------------------

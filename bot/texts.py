@@ -338,6 +338,84 @@ def error_id_text(error_id: str) -> str:
             "A server admin can look it up in the bot's logs.")
 
 
+# --- models: /sora-models, refusals of what a model does not take ---------------------------------
+
+def catalog_empty() -> str:
+    return ("No video model is available right now: the provider's model list couldn't be read yet. "
+            "Please try again in a few minutes.")
+
+
+def refused_first_frame(model_name: str) -> str:
+    return (f"{safe_user_text(model_name)} can't start from an image. Leave the image out, or choose a "
+            "model that takes a first frame (see /sora-models).")
+
+
+def _runs(values: list[int]) -> str:
+    """[2, 3, 4, 5, 8, 10] → "2–5, 8, 10 s"."""
+    parts, start = [], None
+    for index, value in enumerate(values):
+        if start is None:
+            start = value
+        if index + 1 == len(values) or values[index + 1] != value + 1:
+            parts.append(str(start) if start == value else f"{start}–{value}")
+            start = None
+    return ", ".join(parts) + " s"
+
+
+def model_summary(name: str, model_id: str, *, seconds: list[int], sizes: list[str], audio: bool | None,
+                  first_frame: bool, last_frame: bool, usd_per_second: Decimal | None,
+                  default: bool = False) -> str:
+    """One model in /sora-models: name and id, price, lengths, shapes, frames and audio."""
+    head = f"**{safe_user_text(name)}**" + (f" (`{model_id}`)" if model_id != name else "")
+    if default:
+        head += " · default"
+    price = f"about {usd(usd_per_second)}/s" if usd_per_second is not None else "price not listed"
+    frames = "first and last frame" if first_frame and last_frame else "first frame" if first_frame else "no image"
+    sound = {True: "audio", False: "no audio", None: "audio unknown"}[audio]
+    shown = sizes[:8]
+    shapes = ", ".join(shown) + (f" +{len(sizes) - len(shown)} more" if len(sizes) > len(shown) else "")
+    return f"{head} — {price}\n  {_runs(seconds)} · {shapes} · {frames} · {sound}"
+
+
+def models_pages(entries: list[str], *, limit: int = MAX_CONTENT, max_pages: int = 5) -> list[str]:
+    """The /sora-models answer cut into messages of at most `limit`; beyond `max_pages` the last page
+    says how many models are not shown."""
+    if not entries:
+        return ["No model is enabled on this server. Ask a server admin (/sora-admin allow)."]
+    pages: list[str] = []
+    current = "**Models you can use** (pick one with `/sora model:`)"
+    for index, entry in enumerate(entries):
+        entry = shorten(entry, limit - 40)
+        if discord_len(current) + 1 + discord_len(entry) <= limit:
+            current += "\n" + entry
+            continue
+        if len(pages) + 1 == max_pages:
+            left = len(entries) - index
+            more = f"\n… and {left} more not shown; ask with `/sora model:` to see a model's choices."
+            pages.append(shorten(current, limit - discord_len(more)) + more)
+            return pages
+        pages.append(current)
+        current = entry
+    pages.append(current)
+    return pages
+
+
+def default_model_set(model: str | None) -> str:
+    if model is None:
+        return "✅ This server's default model is the bot's default again."
+    return f"✅ /sora now uses `{safe_user_text(model)}` when a member doesn't choose a model."
+
+
+def default_model_not_allowed(model: str) -> str:
+    return (f"Note: `{safe_user_text(model)}` isn't in this server's allowed models, so members will be "
+            "told to pick another; add it with /sora-admin allow.")
+
+
+def unknown_model(model: str, known: list[str]) -> str:
+    options = ", ".join(f"`{m}`" for m in known[:30]) or "none"
+    return f"`{safe_user_text(model)}` isn't a model this bot offers. Available: {options}."
+
+
 # --- quota words (used by bot.quota) ---------------------------------------------------------------
 
 def _when(moment: datetime | None) -> str:

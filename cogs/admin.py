@@ -10,8 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import admin, quota
+from bot import admin, quota, texts
 from bot.admin import AdminInputError
+from bot.catalog import choices
+from bot.engine.service import Requester
 from bot.texts import shorten, usd
 from cogs.common import sora_bot
 from db.repository import GuildConfig
@@ -31,9 +33,8 @@ class AdminGroup(app_commands.Group):
         await interaction.response.send_message(shorten(text, 2000), ephemeral=True)
 
     def _allowed(self, field: str) -> list:
-        s = self.bot.settings
-        return {"allowed_models": s.sora_allowed_models, "allowed_sizes": s.sora_allowed_sizes,
-                "allowed_seconds": s.sora_allowed_seconds}[field]
+        """What the provider offers for an allow-list: the catalog's model ids, sizes or lengths."""
+        return self.bot.catalog.current().offered(field)
 
     @app_commands.command(name="show", description="This server's limits, tiers, channels and prices")
     async def show(self, interaction: discord.Interaction) -> None:
@@ -46,6 +47,8 @@ class AdminGroup(app_commands.Group):
         lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
         channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else "all channels"
         lines.append(f"**Channels:** {channels}")
+        default = await repo.guild_default_model(guild_id)
+        lines.append(f"**Default model:** {default or self.bot.settings.sora_default_model + ' (the bot default)'}")
         prices = await self.bot.jobs.prices_for(guild_id)
         lines.append("**Prices per second:** " + ", ".join(f"{k} ${v}" for k, v in sorted(prices.items())))
         await self._reply(interaction, "\n".join(lines))
@@ -72,6 +75,43 @@ class AdminGroup(app_commands.Group):
         shown = "all" if parsed is None else ",".join(map(str, parsed))
         await self._save_limits(interaction, {what.value: parsed}, f"{what.value}={shown}")
         await self._reply(interaction, f"✅ Allowed {what.name}: **{shown}**.")
+
+    @allow.autocomplete("values")
+    async def allow_values(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        """Complete the last item of the comma-separated list from what the provider offers."""
+        what = getattr(interaction.namespace, "what", None)
+        field = str(getattr(what, "value", what) or "allowed_models")
+        if field not in admin.LIST_FIELDS:
+            return []
+        offered = self._allowed(field)
+        if field == "allowed_models":
+            names = {m.id: m.name for m in self.bot.catalog.current().models}
+            pairs = choices.complete_list(current, offered)
+            return [app_commands.Choice(name=_with_name(value, names), value=value) for _, value in pairs]
+        pairs = choices.complete_list(current, offered)
+        return [app_commands.Choice(name=label, value=value) for label, value in pairs]
+
+    @app_commands.command(name="default-model", description="The model /sora uses when a member doesn't pick one")
+    @app_commands.describe(model="A model id from the list, or 'default' for the bot's default")
+    async def default_model(self, interaction: discord.Interaction, model: str) -> None:
+        chosen = model.strip()
+        catalog = self.bot.catalog.current()
+        if chosen.lower() in ("default", "clear", "none", ""):
+            await self.bot.repo.set_guild_default_model(interaction.guild_id, None, by=interaction.user.id)
+            return await self._reply(interaction, texts.default_model_set(None))
+        if catalog.get(chosen) is None:
+            return await self._reply(interaction, texts.unknown_model(chosen, catalog.ids))
+        await self.bot.repo.set_guild_default_model(interaction.guild_id, chosen, by=interaction.user.id)
+        allowed = (await self.bot.jobs.limits_for(Requester(interaction.guild_id, 0, 0))).allowed_models
+        note = "" if allowed is None or chosen in allowed else "\n" + texts.default_model_not_allowed(chosen)
+        await self._reply(interaction, texts.default_model_set(chosen) + note)
+
+    @default_model.autocomplete("model")
+    async def default_model_choices(self, interaction: discord.Interaction,
+                                    current: str) -> list[app_commands.Choice[str]]:
+        pairs = [(f"{m.name} ({m.id})" if m.name != m.id else m.id, m.id) for m in self.bot.catalog.current().models]
+        return [app_commands.Choice(name=label, value=str(value))
+                for label, value in choices.filter_choices(pairs, current)]
 
     async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
         config = await self.bot.repo.guild_config(interaction.guild_id)
@@ -124,7 +164,7 @@ class AdminGroup(app_commands.Group):
     @app_commands.command(name="price", description="Set the USD price per second for a model (or model@size)")
     async def price(self, interaction: discord.Interaction, key: str, usd_per_second: str) -> None:
         model = key.split("@", 1)[0]
-        if model not in self.bot.settings.sora_allowed_models:
+        if model not in self.bot.catalog.current().ids:
             return await self._reply(interaction, f"`{model}` isn't a model this bot offers.")
         try:
             value = admin.parse_number("guild_usd_per_month", usd_per_second)
@@ -170,6 +210,14 @@ class AdminGroup(app_commands.Group):
         lines = ["**Recent changes**"] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
                                           for r in rows]
         await self._reply(interaction, "\n".join(lines) if rows else "No changes yet.")
+
+
+def _with_name(value: str, names: dict[str, str]) -> str:
+    """"a,google/veo-3.1" → "a,google/veo-3.1 (Google: Veo 3.1)", within Discord's 100 characters."""
+    last = value.rsplit(",", 1)[-1]
+    name = names.get(last)
+    label = f"{value} ({name})" if name and name != last else value
+    return label if len(label) <= choices.MAX_CHOICE_NAME else value
 
 
 def _videos(count: int) -> str:

@@ -27,6 +27,7 @@ from bot.engine.jobs import (
     JobState,
     can_transition,
 )
+from db.catalog import CatalogQueries
 
 T = TypeVar("T")
 
@@ -135,7 +136,7 @@ class GuildConfig:
     prices: dict[str, str] | None
 
 
-class Repository:
+class Repository(CatalogQueries):
     def __init__(self, conn: aiosqlite.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.clock = clock

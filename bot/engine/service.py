@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import admin, pricing, quota
+from bot import admin, pricing, quota, texts
+from bot.catalog import choices
+from bot.catalog.capabilities import ModelCapabilities
+from bot.catalog.service import Catalog, CatalogService
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
@@ -70,10 +73,12 @@ def _usage(rows: UsageRows) -> quota.Usage:
 
 
 class JobService:
-    def __init__(self, ctx: EngineContext, poller: Poller, settings: Settings) -> None:
+    def __init__(self, ctx: EngineContext, poller: Poller, settings: Settings,
+                 catalog: CatalogService | None = None) -> None:
         self.ctx = ctx
         self.poller = poller
         self.settings = settings
+        self.catalog = catalog or CatalogService(ctx.repo, ctx.provider, settings, clock=ctx.clock)
         ctx.guild_cap = self.guild_cap
 
     async def guild_cap(self, guild_id: int | None) -> int | None:
@@ -82,7 +87,7 @@ class JobService:
 
     # --- limits --------------------------------------------------------------------------------------
     async def limits_for(self, requester: Requester) -> quota.Limits:
-        base = quota.Limits.from_settings(self.settings)
+        base = _catalog_defaults(quota.Limits.from_settings(self.settings), self.catalog.current())
         if requester.guild_id is None:
             return base
         config = await self.ctx.repo.guild_config(requester.guild_id)
@@ -91,12 +96,54 @@ class JobService:
                  for role_id, data in (await self.ctx.repo.role_tiers(requester.guild_id)).items()]
         return quota.resolve_limits(guild, tiers, requester.role_ids)
 
-    async def prices_for(self, guild_id: int | None) -> dict[str, str]:
+    async def prices_for(self, guild_id: int | None, model: str | None = None) -> dict[str, str]:
+        """PRICE_PER_SECOND with the server's own prices over it; with `model`, that model's SKU
+        prices from the catalog too (a server's price for the model still wins)."""
+        guild = None
         if guild_id is not None:
-            config = await self.ctx.repo.guild_config(guild_id)
-            if config.prices:
-                return {**self.settings.price_per_second, **config.prices}
-        return dict(self.settings.price_per_second)
+            guild = (await self.ctx.repo.guild_config(guild_id)).prices
+        caps = self.catalog.current().get(model) if model else None
+        if caps is None:
+            return {**self.settings.price_per_second, **(guild or {})}
+        return choices.merge_prices(self.settings.price_per_second, choices.catalog_prices(caps), guild, caps.id)
+
+    # --- what a member may pick (the catalog narrowed by the server's allow-lists) --------------------
+    async def models_for(self, who: Requester) -> list[ModelCapabilities]:
+        return choices.allowed_models(self.catalog.current().models, await self.limits_for(who))
+
+    async def default_model(self, who: Requester) -> str:
+        """The server's default model (/sora-admin default-model), else SORA_DEFAULT_MODEL; with a
+        fetched catalog that lacks it, the first model the member may use."""
+        catalog = self.catalog.current()
+        if who.guild_id is not None:
+            chosen = await self.ctx.repo.guild_default_model(who.guild_id)
+            if chosen and (catalog.get(chosen) is not None):
+                return chosen
+        preferred = self.settings.sora_default_model
+        if catalog.builtin or catalog.get(preferred) is not None:
+            return preferred
+        allowed = await self.models_for(who)
+        return allowed[0].id if allowed else (catalog.ids[0] if catalog.ids else preferred)
+
+    async def offer(self, who: Requester, model: str | None) -> tuple[ModelCapabilities, list[str], list[int]] | None:
+        """The model (or the member's default) with the sizes and durations the member may pick."""
+        caps = self.catalog.current().get(model or await self.default_model(who))
+        if caps is None:
+            return None
+        limits = await self.limits_for(who)
+        return caps, choices.offered_sizes(caps, limits), choices.offered_seconds(caps, limits)
+
+    async def model_menu(self, who: Requester) -> list[tuple[ModelCapabilities, Decimal | None]]:
+        """The models the member may use, each with its USD per second at the member's usual size
+        (for labels such as "Google: Veo 3.1 · ~$0.40/s"); the database is read once."""
+        limits = await self.limits_for(who)
+        guild = (await self.ctx.repo.guild_config(who.guild_id)).prices if who.guild_id is not None else None
+        table = {**self.settings.price_per_second, **(guild or {})}
+        menu = []
+        for caps in choices.allowed_models(self.catalog.current().models, limits):
+            size = choices.pick(self.settings.sora_default_size, choices.offered_sizes(caps, limits))
+            menu.append((caps, None if size is None else choices.price_hint(caps, str(size), table, guild)))
+        return menu
 
     async def usage(self, requester: Requester) -> quota.Usage:
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
@@ -110,8 +157,13 @@ class JobService:
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         s = self.settings
         typical = quota.Request(s.sora_default_model, s.sora_default_size, s.sora_default_seconds)
-        summary = quota.summarize(limits, await self.usage(who), now, prices=await self.prices_for(who.guild_id),
-                                  typical=typical)
+        offer = None if self.catalog.current().builtin else await self.offer(who, None)
+        if offer is not None:  # a listed catalog: the member's default model at its usual size and length
+            caps, sizes, seconds = offer
+            typical = quota.Request(caps.id, str(choices.pick(s.sora_default_size, sizes)),
+                                    int(choices.pick(s.sora_default_seconds, seconds)))  # type: ignore[arg-type]
+        summary = quota.summarize(limits, await self.usage(who), now,
+                                  prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
 
     # --- requests ------------------------------------------------------------------------------------
@@ -119,10 +171,18 @@ class JobService:
                             size: str | None = None, seconds: int | None = None, image: bytes | None = None,
                             image_mode: str = "crop") -> Outcome:
         s = self.settings
-        request = CreateVideo(prompt=prompt, model=model or s.sora_default_model, size=size or s.sora_default_size,
+        catalog = self.catalog.current()
+        if not catalog.models:
+            return Outcome(texts.catalog_empty(), refusal="invalid")
+        model = model or await self.default_model(who)
+        caps = catalog.get(model)
+        if caps is not None and not catalog.builtin:  # the model's own usual values, when unset
+            size = size or str(choices.pick(s.sora_default_size, caps.sizes))
+            seconds = seconds or int(choices.pick(s.sora_default_seconds, caps.durations))  # type: ignore[arg-type]
+        request = CreateVideo(prompt=prompt, model=model, size=size or s.sora_default_size,
                               seconds=seconds or s.sora_default_seconds)
         try:
-            request = self._validate(request, image)
+            request = self._validate(request, image, catalog, caps)
         except errors.InvalidRequest as exc:
             return Outcome(exc.user_message, refusal="invalid")
         refusal = await self._gate(who)
@@ -162,13 +222,22 @@ class JobService:
             reply_to_message_id=reply_to_message_id or parent.result_message_id))
 
     # --- steps ---------------------------------------------------------------------------------------
-    def _validate(self, request: CreateVideo, image: bytes | None) -> CreateVideo:
+    def _validate(self, request: CreateVideo, image: bytes | None, catalog: Catalog,
+                  caps: ModelCapabilities | None) -> CreateVideo:
+        """The model's own lists bound the request (for the built-in profile: SORA_ALLOWED_*)."""
         s = self.settings
         if image is not None:
             validate_image(image, max_image_bytes=s.sora_max_image_bytes)
-        return validate_request(request, allowed_models=s.sora_allowed_models, allowed_sizes=s.sora_allowed_sizes,
-                                allowed_seconds=s.sora_allowed_seconds, max_prompt_chars=s.sora_max_prompt_chars,
-                                max_image_bytes=s.sora_max_image_bytes)
+        if caps is None and not catalog.builtin:  # a listed catalog can be long: name a bounded few
+            raise errors.InvalidRequest("request refused before sending: model_unavailable", code="model_unavailable",
+                                        user_message=texts.unknown_model(request.model, catalog.ids))
+        checked = validate_request(request, allowed_models=catalog.ids, allowed_sizes=caps.sizes if caps else None,
+                                   allowed_seconds=caps.durations if caps else None,
+                                   max_prompt_chars=s.sora_max_prompt_chars, max_image_bytes=s.sora_max_image_bytes)
+        if image is not None and caps is not None and not caps.first_frame:
+            raise errors.InvalidRequest("request refused before sending: frame_unsupported", code="frame_unsupported",
+                                        user_message=texts.refused_first_frame(caps.name))
+        return checked
 
     async def _gate(self, who: Requester) -> str | None:
         if who.guild_id is None:
@@ -192,7 +261,7 @@ class JobService:
     async def _create(self, who: Requester, new: NewJob) -> Outcome:
         limits = await self.limits_for(who)
         new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent)
-        prices = await self.prices_for(who.guild_id)
+        prices = await self.prices_for(who.guild_id, new.model)
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()
         now = datetime.fromtimestamp(now_ts, UTC)
@@ -223,6 +292,17 @@ class JobService:
         if decision.message:
             text += "\n" + decision.message
         return Outcome(text, job=job)
+
+
+def _catalog_defaults(base: quota.Limits, catalog: Catalog) -> quota.Limits:
+    """A fetched catalog's models carry their own sizes and durations, so the built-in profile's
+    lists (SORA_ALLOWED_SIZES, QUOTA_DEFAULT_SECONDS) don't narrow them; QUOTA_DEFAULT_MODELS keeps
+    the models it names that the catalog has (none of them: every model). Admins narrow further with
+    /sora-admin allow."""
+    if catalog.builtin:
+        return base
+    models = frozenset(base.allowed_models or ()) & frozenset(catalog.ids)
+    return base.replace(allowed_sizes=None, allowed_seconds=None, allowed_models=models or None)
 
 
 def _key() -> str:
