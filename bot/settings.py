@@ -99,7 +99,10 @@ class Settings(BaseSettings):
     # the models that accept `previous_job_id` (continuation remixes), and the 402 recheck backoff.
     openrouter_referer: str = Field(default="https://github.com/sora-bot/sora-bot", alias="OPENROUTER_REFERER")
     openrouter_title: str = Field(default="sora-bot", alias="OPENROUTER_TITLE")
-    openrouter_continuation_models: CsvStr | None = Field(default=None, alias="OPENROUTER_CONTINUATION_MODELS")
+    openrouter_continuation_models: CsvStr = Field(
+        default_factory=lambda: ["google/veo-3.1", "google/veo-3.1-fast", "google/veo-3.1-lite", "openai/sora-2-pro",
+                                 "runway/aleph-2", "x-ai/grok-imagine-video"],
+        alias="OPENROUTER_CONTINUATION_MODELS")
     credit_recheck_seconds: float = Field(default=300.0, gt=0, alias="CREDIT_RECHECK_SECONDS")
     credit_recheck_max_seconds: float = Field(default=3600.0, gt=0, alias="CREDIT_RECHECK_MAX_SECONDS")
     simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")

@@ -44,6 +44,8 @@ class EngineConfig:
     max_disk_bytes: int = 2048 * 1024 * 1024  # … and the oldest first while the folder is over this
     sweep_interval: float = 600.0  # how often the poller runs the retention sweep
     time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
+    credit_recheck: float = 300.0  # after a 402 (out of credit) one probe is sent after this, then doubling …
+    credit_recheck_max: float = 3600.0  # … up to this (seconds, before time_scale)
 
 
 @dataclass
