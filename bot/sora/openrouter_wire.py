@@ -161,7 +161,11 @@ def create_body(request: CreateVideo, slug: str, record: Mapping[str, Any], *,
     return body
 
 
-def continuation_refusal(model_name: str) -> str:
+def continuation_refusal(model_name: str, *, sent: bool = False) -> str:
+    """Why a continuation (remix) was refused: by our list before sending, or by the service."""
+    if sent:
+        return (f"The video service says {model_name} can't continue or remix an existing video; "
+                "nothing was charged. Try a new /sora prompt instead.")
     return (f"{model_name} can't continue or remix an existing video, so nothing was sent and nothing "
             "was charged. Try a new /sora prompt instead.")
 
@@ -252,7 +256,7 @@ def error_for(status: int, body: bytes, headers: Mapping[str, str] | None, *, cr
             user_message=POLICY_FAILURE + (f" (The service said: {message})" if message else ""), **common)
     if status == 400 and continuing:
         return ContinuationUnsupported(message or "Bad Request",
-                                       user_message=continuation_refusal(model or "This video's model"),
+                                       user_message=continuation_refusal(model or "this video's model", sent=True),
                                        **common)
     return error_from_response(status, body, headers, secrets=secrets)
 

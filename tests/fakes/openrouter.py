@@ -21,7 +21,7 @@ when it ends), `allow_http_callbacks` (accept `http://127.0.0.1` callback URLs: 
 
 Knobs beyond FakeRelay's: `set_credits(n)`, `cancel_next_jobs(n)`, `expire_next_jobs(n)`,
 `cancel_job(id)`, `expire_job(id)`, `moderate_next_creates(n)` (403), `send_webhook(id)`.
-Inspection: `jobs[id].body` (the create body as received), `webhook_deliveries`.
+Inspection: `jobs[id].body` (the create body as received), `headers_seen`, `webhook_deliveries`.
 """
 
 from __future__ import annotations
@@ -98,6 +98,11 @@ class FakeOpenRouter(FakeRelay):
         self._endings: list[str] = []
         self.webhook_deliveries: list[tuple[str, int | str]] = []  # (event type, status or error)
         self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self.headers_seen: list[dict[str, str]] = []  # every request's headers, in order
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.headers_seen.append(dict(request.headers))
+        return await super()._dispatch(request)
 
     async def stop(self) -> None:
         for task in self._webhook_tasks:
