@@ -369,3 +369,10 @@ async def test_the_fake_posts_a_signed_event_to_the_callback_url_when_a_job_ends
     assert headers["X-OpenRouter-Idempotency-Key"] == f"{video.id}-completed"
     t = headers["X-OpenRouter-Signature"].split(",")[0].removeprefix("t=")
     assert headers["X-OpenRouter-Signature"] == sign("dev_secret", raw, int(t))
+
+
+async def test_concurrent_first_creates_share_one_models_fetch(fake):
+    async with provider_for(fake) as provider:
+        await asyncio.gather(*(provider.create(CreateVideo(prompt=f"a {n}", model="google/veo-3.1"))
+                               for n in range(5)))
+    assert fake.count("models") == 1 and fake.create_count == 5

@@ -19,6 +19,7 @@ is an `UnknownOutcome`, never resent (the engine fails it, refunded, as for xing
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -68,6 +69,7 @@ class OpenRouterProvider(HttpVideoProvider):
         if models is not None:  # e.g. the records the catalog stored: fresh until MODELS_TTL_SECONDS
             self.seed_models(models)
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._models_lock = asyncio.Lock()  # concurrent first creates share one fetch of the list
 
     # --- transport hooks ---------------------------------------------------------------------------
 
@@ -126,6 +128,11 @@ class OpenRouterProvider(HttpVideoProvider):
     async def model_record(self, slug: str) -> dict[str, Any] | None:
         """The cached record of model `slug` (fetching the list on first need, when stale, or
         when the model is unknown and the list was not fetched in the last minute)."""
+        async with self._models_lock:
+            await self._refresh_models_if_needed(slug)
+        return (self._models or {}).get(slug)
+
+    async def _refresh_models_if_needed(self, slug: str) -> None:
         age = self._clock() - self._models_at
         if self._models is None or age > MODELS_TTL_SECONDS or (
                 slug not in self._models and age > _MODELS_RETRY_SECONDS):
@@ -140,7 +147,6 @@ class OpenRouterProvider(HttpVideoProvider):
                     raise ProviderUnavailable(f"the openrouter models list could not be read: {exc}",
                                               status_code=exc.status_code) from exc
                 log.warning("openrouter models list refresh failed; using the cached one: %s", exc)
-        return (self._models or {}).get(slug)
 
     def can_continue(self, model: str) -> bool:
         """Whether videos of `model` (our name) can be continued with `previous_job_id`."""
