@@ -376,3 +376,29 @@ async def test_concurrent_first_creates_share_one_models_fetch(fake):
         await asyncio.gather(*(provider.create(CreateVideo(prompt=f"a {n}", model="google/veo-3.1"))
                                for n in range(5)))
     assert fake.count("models") == 1 and fake.create_count == 5
+
+
+async def test_the_metered_wrapper_offers_list_models_only_where_the_provider_has_it(fake):
+    from bot.metrics import Metrics
+    from bot.sora.client import HttpVideoProvider
+    from bot.sora.dialects import OPENAI
+    from bot.sora.metered import MeteredProvider
+
+    async with provider_for(fake) as provider:
+        metered = MeteredProvider(provider, Metrics())
+        assert (await metered.list_models()) == load_models()
+        assert metered.continues_by_create and not metered.can_continue("alibaba/wan-2.6")
+    plain = MeteredProvider(HttpVideoProvider(base_url="http://127.0.0.1:9/v1", api_key="k", profile=OPENAI),
+                            Metrics())
+    assert getattr(plain, "list_models", None) is None and getattr(plain, "can_continue", None) is None
+    assert not plain.continues_by_create
+    await plain.aclose()
+
+
+def test_the_status_message_says_plainly_that_credit_ran_out():
+    from bot.texts import JobView, status_text
+
+    view = JobView(job_id="7", user_id=1, prompt="a kite", model="google/veo-3.1", size="1280x720", seconds=8)
+    text = status_text(view, state="requested", queue_position=2, credit_paused=True)
+    assert "video credit has run out" in text and "nothing has been charged" in text and "#2" not in text
+    assert "video credit" not in status_text(view, state="requested", queue_position=2)
