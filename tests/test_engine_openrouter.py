@@ -106,6 +106,7 @@ async def test_cancelled_expired_and_moderated_jobs_end_in_plain_words_refunded(
     outcome = await h.service.request_video(member(), prompt="a kite")
     job = await h.wait_for(outcome.job.id, "failed")
     assert (await ledger(h, job.id))["status"] == "refunded"
+    assert job.error_code in ("job_cancelled", "job_expired", "ContentPolicyRejected", "403")
     [failure] = h.publisher.failures
     assert words in failure.text and "does not count against your quota" in failure.text
     assert h.publisher.results == []
@@ -157,3 +158,19 @@ async def test_a_lost_create_answer_is_never_resent(world):
     assert fake.create_count == 1 and fake.count("create") == 1, "made once upstream, never sent again"
     assert (await ledger(h, job.id))["status"] == "refunded"
     assert "could not confirm" in h.publisher.failures[-1].text
+
+
+async def test_a_pause_in_the_database_holds_submissions_after_a_restart(tmp_path):
+    async with FakeOpenRouter(api_key=KEY, render_seconds=0.2) as fake:
+        provider = OpenRouterProvider(base_url=fake.base_url, api_key=KEY)
+        settings = settings_for(tmp_path)
+        async with Harness(settings, provider) as h:  # an earlier run left the bot paused
+            await h.repo.pause_submissions("openrouter", until=h.repo.clock() + 1.0, reason="402")
+            outcome = await h.service.request_video(member(), prompt="after the restart")
+            assert "video credit has run out" in outcome.message
+            await asyncio.sleep(0.6)
+            assert (await h.repo.get_job(outcome.job.id)).state.value == "requested"
+            assert fake.count("create") == 0
+            await h.wait_for(outcome.job.id, "delivered", timeout=20)  # the probe after `until` succeeds
+            assert await h.repo.submission_pause("openrouter") is None and fake.create_count == 1
+        await provider.aclose()

@@ -253,7 +253,7 @@ async def test_cancelled_and_expired_jobs_fail_in_plain_words(fake, knob, ending
     async with provider_for(fake) as provider:
         finished = await done(provider, await provider.create(CreateVideo(prompt="a", model="google/veo-3.1")))
     assert finished.state is VideoState.FAILED and finished.error is not None
-    assert finished.error.ending == ending and finished.error.code == ending
+    assert finished.error.ending == ending and finished.error.code == f"job_{ending}"
     assert words in finished.error.message and not finished.error.content_policy
 
 

@@ -208,7 +208,8 @@ def parse_job(data: Any, *, profile: DialectProfile = OPENROUTER, headers: Mappi
         plain = EXPIRED_WORDS if ending == "expired" else CANCELLED_WORDS
         message = plain if not detail or detail == plain else f"{plain} ({detail})"
         changes["state"] = VideoState.FAILED
-        changes["error"] = VideoError(code=ending, message=_detail(message), ending=ending)
+        # Codes distinct from our own "expired" (a download link that lapsed before we fetched it).
+        changes["error"] = VideoError(code=f"job_{ending}", message=_detail(message), ending=ending)
     if video.state is VideoState.COMPLETED or changes.get("state") is VideoState.COMPLETED:
         # Signed `urls` need no key; `unsigned_urls` are OpenRouter's own (the client sends the key
         # only when such a URL is on the API's origin).
