@@ -39,6 +39,7 @@ from db.repository import Job, Repository
 from tests.engine_harness import RecordingPublisher, make_settings
 
 KEY = "bench-key-0123456789"
+OPENROUTER_BENCH_MODELS = {"sora-2": "openai/sora-2-pro"}
 _RENDER = re.compile(r"\[render ([0-9.]+)s\]$")
 
 
@@ -56,10 +57,16 @@ def _render_of(job: Any) -> float:
 
 
 def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
-    from tests.fakes.relay import FakeRelay  # the child imports what it serves
+    from tests.fakes.openrouter import FakeOpenRouter  # the child imports what it serves
+    from tests.fakes.relay import FakeRelay
 
     async def main() -> None:
-        async with FakeRelay(api_key=KEY, render_seconds=_render_of, clock=time.monotonic, **options) as relay:
+        if options.get("dialect") == "openrouter":
+            rest = {k: v for k, v in options.items() if k != "dialect"}
+            fake: FakeRelay = FakeOpenRouter(api_key=KEY, render_seconds=_render_of, clock=time.monotonic, **rest)
+        else:
+            fake = FakeRelay(api_key=KEY, render_seconds=_render_of, clock=time.monotonic, **options)
+        async with fake as relay:
             conn.send(relay.base_url)
             while True:
                 command = await asyncio.to_thread(conn.recv)
@@ -140,8 +147,13 @@ class RelayProcess:
         await self._ask(("webhooks", url, secret))
 
     def provider(self, *, timeout: float = 30.0) -> HttpVideoProvider:
-        return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(self.options.get(
-            "dialect", "openai")), timeout=timeout)
+        dialect = self.options.get("dialect", "openai")
+        if dialect == "openrouter":  # the bench's "sora-2" jobs (4/8/12 s, 1280x720) on a listed model
+            from bot.sora.openrouter import OpenRouterProvider
+
+            return OpenRouterProvider(base_url=self.base_url, api_key=KEY, timeout=timeout,
+                                      profile=profile_for("openrouter", {}, OPENROUTER_BENCH_MODELS))
+        return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(dialect), timeout=timeout)
 
 
 # --- the engine -------------------------------------------------------------------------------------
@@ -183,6 +195,7 @@ async def engine(provider: HttpVideoProvider, config: dict[str, Any]) -> AsyncIt
             ctx = EngineContext(repo, provider, publisher, EngineConfig(data_dir=settings.data_dir, **config))
             poller = Poller(ctx)
             service = JobService(ctx, poller, settings)
+            await service.catalog.refresh()  # a provider that lists its models: read them once, now
             await poller.start()
             try:
                 yield Engine(ctx, poller, service, repo, publisher, folder)

@@ -18,6 +18,7 @@ download and ffmpeg work (dividing those by the scale too is shown as `latency_u
 
     python bench/poll_efficiency.py                # ~1.5 minutes on 2 cores
     python bench/poll_efficiency.py --jobs 50 --naive-concurrency 4
+    python bench/poll_efficiency.py --dialect openrouter --jobs 60 --naive-jobs 0   # no progress field
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ async def run_naive(relay: RelayProcess, jobs: list[dict[str, float]], scale: fl
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     scale = args.scale
     jobs = plan(args.jobs, args.seed, args.min_render, args.max_render, args.arrival_window)
-    async with RelayProcess(dialect="openai", queue_fraction=0.1) as relay:
+    async with RelayProcess(dialect=args.dialect, queue_fraction=0.1) as relay:
         # Warm the relay's MP4 cache (one ffmpeg run per length) so the first downloads are not slower.
         async with relay.provider() as provider:
             for seconds in SECONDS:
@@ -200,7 +201,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "renders_unscaled_s": f"uniform {args.min_render:g}-{args.max_render:g}, seed {args.seed}; "
                               "videos of 4/8/12 s, sora-2, 1280x720",
         "arrivals": f"uniform over {args.arrival_window:g} s unscaled",
-        "relay": "tests/fakes/relay.py in a child process, openai dialect, progress reported, 10 % queued",
+        "relay": ("tests/fakes/relay.py in a child process, openai dialect, progress reported, 10 % queued"
+                  if args.dialect == "openai" else
+                  "tests/fakes/openrouter.py in a child process (no progress reported, 10 % pending), "
+                  "jobs on openai/sora-2-pro"),
         "rate_cap": f"engine requests_per_second={REQUESTS_PER_SECOND:g}, burst={BURST} (real seconds): set "
                     "high so the cap is not the bottleneck of the scaled world",
         "naive": f"one coroutine per job, GET status every {args.naive_interval:g} s unscaled "
@@ -228,6 +232,8 @@ def main() -> int:
     parser.add_argument("--naive-concurrency", type=int, default=8)
     parser.add_argument("--naive-jobs", type=int, default=None, help="only the first N jobs (0: skip)")
     parser.add_argument("--timeout", type=float, default=240.0, help="real seconds for the engine phase")
+    parser.add_argument("--dialect", choices=("openai", "openrouter"), default="openai",
+                        help="which loopback fake to run against (openrouter reports no progress)")
     args = parser.parse_args()
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))

@@ -62,7 +62,9 @@ def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfi
     return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
                         requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
                         retention_seconds=settings.retention_hours * 3600,
-                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled)
+                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled,
+                        credit_recheck=settings.credit_recheck_seconds,
+                        credit_recheck_max=settings.credit_recheck_max_seconds)
 
 
 class SoraBot(commands.Bot):

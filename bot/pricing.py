@@ -65,3 +65,12 @@ def settle_cost(reserved_usd: Decimal, reserved_seconds: float, actual_seconds: 
         return Decimal(reserved_usd)
     share = Decimal(str(settle_amount(reserved_seconds, actual_seconds))) / Decimal(str(reserved_seconds))
     return min(Decimal(reserved_usd), (Decimal(reserved_usd) * share).quantize(CENT_PRECISION))
+
+
+def billed_cost(usd: float | Decimal) -> Decimal:
+    """The provider's real charge for a job (e.g. OpenRouter's `usage.cost`), to 1/100 of a cent:
+    what the ledger settles at, whatever the estimate was. Raises ValueError when negative."""
+    value = Decimal(str(usd))
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"a charge must be a non-negative number, not {usd!r}")
+    return value.quantize(CENT_PRECISION)

@@ -21,6 +21,7 @@ class ProviderName(StrEnum):
     OPENAI = "openai"
     JUHEAPI = "juheapi"
     XINGCHAOYIQING = "xingchaoyiqing"
+    OPENROUTER = "openrouter"
     SIMULATED = "simulated"
 
 
@@ -36,6 +37,7 @@ DEFAULT_BASE_URLS = {
     ProviderName.OPENAI: "https://api.openai.com/v1",
     ProviderName.JUHEAPI: "https://api.juheapi.com/v1",
     ProviderName.XINGCHAOYIQING: "https://api.xingchaoyiqing.com/v1",
+    ProviderName.OPENROUTER: "https://openrouter.ai/api/v1",
     ProviderName.SIMULATED: "",
 }
 
@@ -100,6 +102,16 @@ class Settings(BaseSettings):
     sora_max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="SORA_MAX_IMAGE_BYTES")
     # How often the provider's model catalog (GET /videos/models) is read again, where it has one.
     catalog_refresh_hours: float = Field(default=6.0, gt=0, le=24 * 30, alias="CATALOG_REFRESH_HOURS")
+    # OpenRouter only: attribution headers sent on every request to OpenRouter (shown on its rankings),
+    # the models that accept `previous_job_id` (continuation remixes), and the 402 recheck backoff.
+    openrouter_referer: str = Field(default="https://github.com/sora-bot/sora-bot", alias="OPENROUTER_REFERER")
+    openrouter_title: str = Field(default="sora-bot", alias="OPENROUTER_TITLE")
+    openrouter_continuation_models: CsvStr = Field(
+        default_factory=lambda: ["google/veo-3.1", "google/veo-3.1-fast", "google/veo-3.1-lite", "openai/sora-2-pro",
+                                 "runway/aleph-2", "x-ai/grok-imagine-video"],
+        alias="OPENROUTER_CONTINUATION_MODELS")
+    credit_recheck_seconds: float = Field(default=300.0, gt=0, alias="CREDIT_RECHECK_SECONDS")
+    credit_recheck_max_seconds: float = Field(default=3600.0, gt=0, alias="CREDIT_RECHECK_MAX_SECONDS")
     simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")
 
     # --- Storage -----------------------------------------------------------------------------
@@ -150,7 +162,8 @@ class Settings(BaseSettings):
 
     _csv = field_validator(
         "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
-        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", mode="before",
+        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds",
+        "openrouter_continuation_models", mode="before",
     )(_split_csv)
     _json = field_validator("sora_paths", "sora_models", "price_per_second", mode="before")(_json_object)
 

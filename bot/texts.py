@@ -64,6 +64,8 @@ class FailureKind(StrEnum):
     TIMED_OUT = "timed_out"  # the render never finished
     DELIVERY = "delivery"  # we had the video but could not post it
     UNEXPECTED = "unexpected"  # a bug on our side: show the error id
+    CANCELLED = "cancelled"  # the provider cancelled the job before it finished (OpenRouter)
+    UPSTREAM_EXPIRED = "upstream_expired"  # the job outlived the provider's time limit unfinished (OpenRouter)
 
 
 # --- measuring and cutting -------------------------------------------------------------------------
@@ -227,12 +229,16 @@ def status_text(
     queue_position: int | None = None,
     progress: int | None = None,
     eta_seconds: float | None = None,
+    credit_paused: bool = False,
 ) -> str:
-    """The public status message edited while a job runs (state is our job state's value)."""
+    """The public status message edited while a job runs (state is our job state's value).
+    `credit_paused`: submissions wait because the provider account is out of credit (402)."""
     head = f"🎬 Video `{job.job_id}` for <@{job.user_id}> — {_spec(job)}"
     if job.remix_of:
         head += f" · remix of `{job.remix_of}`"
-    if state in ("requested", "submitting") and queue_position:
+    if state in ("requested", "submitting") and credit_paused:
+        line = "⏸️ " + credit_paused_note()
+    elif state in ("requested", "submitting") and queue_position:
         line = f"⏳ Waiting in line: you are #{queue_position}{_eta_words(eta_seconds)}"
     elif state in ("requested", "submitting"):
         line = "📨 Sending your request…"
@@ -295,6 +301,9 @@ def failure_text(
         FailureKind.TIMED_OUT: "The video service never finished it.",
         FailureKind.DELIVERY: "It finished, but the bot could not post it here.",
         FailureKind.UNEXPECTED: "Something went wrong inside the bot.",
+        FailureKind.CANCELLED: "The video service cancelled it before it was finished, so there is no video.",
+        FailureKind.UPSTREAM_EXPIRED: "The video service took too long and dropped it before it was finished, "
+        "so there is no video. Please try again.",
     }[kind]
     tail = ""
     if refunded:
@@ -324,6 +333,18 @@ def accepted_text(
         head += f" · remix of `{job.remix_of}`"
     tail = f"\n{wait}; I'll post it in this channel and mention you.{extra}"
     return _fit(head + "\n> ", job.prompt, tail, minimum=20)
+
+
+def credit_paused_note() -> str:
+    """Submissions are paused bot-wide: the provider said the account is out of credit (402)."""
+    return ("This server's video credit has run out, so new videos are paused. Yours is kept in line "
+            "and starts by itself when the bot's owner adds credit; nothing has been charged.")
+
+
+def continuation_unsupported(model: str) -> str:
+    """A remix asked of a video whose model cannot continue one (checked before anything is sent)."""
+    return (f"Videos made with `{safe_user_text(model)}` can't be remixed: that model can't continue an "
+            "existing video. Nothing was charged. Try a new /sora prompt instead.")
 
 
 def reply_without_text_hint() -> str:

@@ -72,6 +72,7 @@ class Job:
     reply_to_message_id: int | None
     progress_published_at: float | None
     progress_text: str | None
+    provider_cost_usd: float | None = None  # the provider's real charge, when it reports one
 
     def log_extra(self, **more: object) -> dict[str, object]:
         """`extra=` for a log line about this job: job, guild and user on every job line."""
@@ -89,6 +90,20 @@ _REFUND = "UPDATE quota_ledger SET status='refunded', reason=?, closed_at=? WHER
 # reserved → settled at the real amount, never more than reserved
 _SETTLE = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?), closed_at=?
              WHERE job_id=? AND status='reserved'"""
+# reserved → settled at what the provider really charged (it may differ from the estimate either way)
+_SETTLE_BILLED = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=?, reason='billed',
+             closed_at=? WHERE job_id=? AND status='reserved'"""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionPause:
+    """Submissions to `provider` are paused (402: out of credit) until `until`; `strikes` in a row."""
+
+    provider: str
+    since: float
+    until: float
+    strikes: int
+    reason: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,9 +401,10 @@ class Repository(CatalogQueries):
         return Job.from_row(rows[0]) if rows else None
 
     async def mark_delivered(self, job_id: int, *, message_id: int, at: float,
-                             charge: tuple[float, float] | None) -> Job | None:
+                             charge: tuple[float, float] | None, billed: bool = False) -> Job | None:
         """delivering → delivered with the result message id, and the reservation settled at
-        `charge` (seconds, usd; never more than reserved), in one transaction."""
+        `charge` (seconds, usd; never more than reserved), in one transaction. With `billed` the usd
+        is the provider's real charge and is settled as it is (above the estimate too)."""
         async with self._tx() as conn:
             async with conn.execute(
                 """UPDATE jobs SET state='delivered', result_message_id=?, delivered_at=?, next_poll_at=NULL,
@@ -398,7 +414,7 @@ class Repository(CatalogQueries):
             if not rows:
                 return None
             if charge is not None:
-                await conn.execute(_SETTLE, (*charge, at, job_id))
+                await conn.execute(_SETTLE_BILLED if billed else _SETTLE, (*charge, at, job_id))
             return Job.from_row(rows[0])
 
     async def end_job(self, job_id: int, old: JobState, new: JobState, *, code: str, message: str) -> Job | None:
@@ -422,6 +438,29 @@ class Repository(CatalogQueries):
         return await self._write(
             "UPDATE quota_ledger SET status='refunded', reason='ended', closed_at=? WHERE status='reserved' "
             "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
+
+    # --- the bot-wide pause of submissions (402: out of credit) -------------------------------------
+    async def submission_pause(self, provider: str) -> SubmissionPause | None:
+        row = await self._one("SELECT * FROM submission_pause WHERE provider=?", (provider,))
+        return SubmissionPause(**dict(row)) if row else None
+
+    async def pause_submissions(self, provider: str, *, until: float, reason: str) -> SubmissionPause:
+        """Start a pause, or add a strike to the current one, recheck at `until`; the row as stored."""
+        now = self.clock()
+        rows = await self._all(
+            """INSERT INTO submission_pause (provider, since, until, strikes, reason) VALUES (?,?,?,1,?)
+               ON CONFLICT(provider) DO UPDATE SET until=excluded.until, strikes=strikes + 1,
+                   reason=excluded.reason
+               RETURNING *""", (provider, now, until, reason[:300]))
+        return SubmissionPause(**dict(rows[0]))
+
+    async def hold_submission_pause(self, provider: str, *, until: float) -> None:
+        """Keep the pause (no new strike) until `until`: a probe is on its way."""
+        await self._write("UPDATE submission_pause SET until=? WHERE provider=?", (until, provider))
+
+    async def resume_submissions(self, provider: str) -> bool:
+        """End the pause (a create went through); True when there was one."""
+        return await self._write("DELETE FROM submission_pause WHERE provider=?", (provider,)) > 0
 
     # --- quota ledger -----------------------------------------------------------------------------
     async def ledger_entry(self, job_id: int) -> aiosqlite.Row | None:

@@ -82,6 +82,7 @@ class Harness:
         self.ctx = EngineContext(self.repo, self.provider, self.publisher, cfg)
         self.poller = Poller(self.ctx)
         self.service = JobService(self.ctx, self.poller, self.settings)
+        await self.service.catalog.refresh()  # a provider that lists its models: read them once, now
         await self.poller.start()
         return self
 

@@ -45,6 +45,8 @@ class EngineConfig:
     sweep_interval: float = 600.0  # how often the poller runs the retention sweep
     time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
     webhooks: bool = False  # a webhook receiver wakes finished jobs: polls become the safety net
+    credit_recheck: float = 300.0  # after a 402 (out of credit) one probe is sent after this, then doubling …
+    credit_recheck_max: float = 3600.0  # … up to this (seconds, before time_scale)
 
 
 @dataclass

@@ -4,7 +4,8 @@ completed ─► downloading ─► delivering ─► delivered
 The download happens before any Discord work (provider links expire: one hour for OpenAI's). The
 original stays on disk until delivered; Discord failures are retried with backoff and the publisher
 deduplicates a retried post (nonce, then the channel's recent messages), so a restart never posts
-twice. The quota reservation is settled at the real duration once delivered.
+twice. The quota reservation is settled at the real duration once delivered, and at the provider's
+real charge where it reports one (OpenRouter's `usage.cost`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.engine.jobs import JobState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
 from bot.engine.progress import publish_progress
 from bot.engine.submit import fail
-from bot.pricing import settle_amount, settle_cost
+from bot.pricing import billed_cost, settle_amount, settle_cost
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text, result_caption
@@ -89,7 +90,7 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
     # publisher to look for the earlier post in the channel before posting again.
     job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
-    charge = await _settlement(ctx, job)  # read now: the post and its record should be close together
+    charge, billed = await _settlement(ctx, job)  # read now: the post and its record should be close together
     try:
         limit = await ctx.publisher.upload_limit(job)
         fitted = await media.fit_to_limit(path, limit, path.parent, info=info)  # info: no second probe
@@ -120,7 +121,7 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
                    text=failure_text(job_view(job), FailureKind.DELIVERY, detail=str(exc)))
         return
     now = ctx.clock()
-    done = await ctx.repo.mark_delivered(job.id, message_id=message_id, at=now, charge=charge)
+    done = await ctx.repo.mark_delivered(job.id, message_id=message_id, at=now, charge=charge, billed=billed)
     if done is None:
         return
     if ctx.metrics is not None and job.completed_at:
@@ -129,13 +130,17 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     log.info("delivered as message %s", message_id, extra=ctx.extra(job))
 
 
-async def _settlement(ctx: EngineContext, job: Job) -> tuple[float, float] | None:
-    """(seconds, usd) to settle the reservation at: the real duration, never more than reserved."""
+async def _settlement(ctx: EngineContext, job: Job) -> tuple[tuple[float, float] | None, bool]:
+    """((seconds, usd), billed) to settle the reservation at: the real duration, never more than
+    reserved; the usd is the provider's real charge when it reported one (billed), else the
+    reservation scaled to the real duration."""
     entry = await ctx.repo.ledger_entry(job.id)
     if entry is None:
-        return None
-    return (settle_amount(entry["seconds"], job.duration),
-            float(settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration)))
+        return None, False
+    seconds = settle_amount(entry["seconds"], job.duration)
+    if job.provider_cost_usd is not None:
+        return (seconds, float(billed_cost(job.provider_cost_usd))), True
+    return (seconds, float(settle_cost(Decimal(str(entry["usd"])), entry["seconds"], job.duration))), False
 
 
 async def _post(ctx: EngineContext, job: Job, fitted: media.FitResult) -> int:

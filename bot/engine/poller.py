@@ -51,6 +51,7 @@ class Poller:
         self.last_sweep_at: float = 0.0
         self._slots_full = False  # the last admission left ready jobs waiting for a slot
         self._nudged: set[int] = set()  # webhook-woken jobs whose in-flight step may push next_poll_at back
+        self._paused_until: float | None = None  # submissions paused (402) until then
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -137,6 +138,8 @@ class Poller:
         due = await self.ctx.repo.earliest_due()
         # Waiting jobs that found no free slot are not "due": a finishing job wakes the loop instead.
         waiting_due = None if self._slots_full else await self.ctx.repo.earliest_requested()
+        if waiting_due is not None and self._paused_until is not None:
+            waiting_due = max(waiting_due, self._paused_until)
         candidates = [t for t in (due, waiting_due) if t is not None]
         if not candidates:
             return _IDLE_MAX
@@ -181,6 +184,17 @@ class Poller:
             by_guild[guild_id] += count
             ours += count if provider == ctx.provider.name else 0
         free = ctx.config.max_upstream - ours
+        pause = await ctx.repo.submission_pause(ctx.provider.name)
+        self._paused_until = None
+        if pause is not None and now < pause.until:  # out of credit: everyone waits, told so once
+            self._paused_until = pause.until
+            for job in waiting:
+                if job.status_message_id is not None:
+                    await publish_progress(ctx, job, credit_paused=True)
+            return
+        if pause is not None:  # the recheck: one probe; hold the others until it has answered
+            free = min(free, 1)
+            await ctx.repo.hold_submission_pause(ctx.provider.name, until=now + 60.0 * ctx.config.time_scale)
         caps = await self._caps(waiting, by_user, by_guild)
         served = await self._served(waiting)
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
@@ -285,7 +299,7 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     if state is JobState.COMPLETED:
         done = await ctx.repo.transition(job.id, job.state, JobState.COMPLETED, progress=100, completed_at=now,
                                          expires_at=video.expires_at.timestamp() if video.expires_at else None,
-                                         attempts=0, next_poll_at=now)
+                                         attempts=0, next_poll_at=now, provider_cost_usd=video.cost_usd)
         if done is not None:
             await deliver.download(ctx, done, video)
         return

@@ -13,10 +13,11 @@ log = logging.getLogger(__name__)
 
 
 async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
-                           eta_seconds: float | None = None, force: bool = False) -> None:
+                           eta_seconds: float | None = None, force: bool = False,
+                           credit_paused: bool = False) -> None:
     """Edit the status message: at most every `progress_interval` s, and only when its text changed."""
     text = status_text(job_view(job), state=job.state.value, progress=job.progress, queue_position=position,
-                       eta_seconds=eta_seconds)
+                       eta_seconds=eta_seconds, credit_paused=credit_paused)
     now = ctx.clock()
     if text == job.progress_text and not force:
         return

@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
-from bot.texts import accepted_text
+from bot.texts import accepted_text, continuation_unsupported, credit_paused_note
 from db.repository import Job, NewJob, UsageRows
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,9 @@ class JobService:
             return Outcome("That video isn't finished yet, so it can't be remixed.", refusal="invalid")
         if parent.guild_id != who.guild_id:
             return Outcome("You can only remix videos made in this server.", refusal="invalid")
+        can_continue = getattr(self.ctx.provider, "can_continue", None)  # OpenRouter: only some models
+        if can_continue is not None and not can_continue(parent.model):
+            return Outcome(continuation_unsupported(parent.model), refusal="remix_unsupported")
         try:
             prompt = validate_remix_prompt(prompt, max_prompt_chars=self.settings.sora_max_prompt_chars)
         except errors.InvalidRequest as exc:
@@ -291,6 +294,8 @@ class JobService:
         text = accepted_text(job_view(job), eta_seconds=eta, cost=cost if cost else None)
         if decision.message:
             text += "\n" + decision.message
+        if await self.ctx.repo.submission_pause(self.ctx.provider.name) is not None:
+            text += "\n⏸️ " + credit_paused_note()
         return Outcome(text, job=job)
 
 

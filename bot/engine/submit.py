@@ -41,6 +41,9 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     try:
         await ctx.bucket.acquire()
         video = await _send(ctx, job)
+    except errors.InsufficientCredits as exc:
+        await pause_for_credit(ctx, job, exc)
+        return
     except (errors.RateLimited, errors.ProviderUnavailable) as exc:
         # Certainly not accepted (the client raises these only when the request was refused or never
         # reached the provider): wait locally and try again, then give up and tell the member.
@@ -70,6 +73,29 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     await adopt(ctx, job, JobState.SUBMITTING, video)
     if ctx.metrics is not None:
         ctx.metrics.submissions.labels(provider=job.provider, model=job.model).inc()
+    if await ctx.repo.resume_submissions(job.provider):
+        log.warning("the %s account accepts videos again: submissions resumed", job.provider, extra=ctx.extra(job))
+
+
+async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) -> None:
+    """402: the provider account is out of credit. Pause every submission (durably), put `job` back
+    in line untouched (its reservation stays, nothing is charged), and recheck with one probe after
+    a backoff that doubles with each 402 in a row. One warning for the operator per pause."""
+    previous = await ctx.repo.submission_pause(job.provider)
+    strikes = previous.strikes if previous is not None else 0
+    delay = min(ctx.config.credit_recheck_max, ctx.config.credit_recheck * 2 ** strikes) * ctx.config.time_scale
+    pause = await ctx.repo.pause_submissions(job.provider, until=ctx.clock() + delay, reason=exc.message)
+    if pause.strikes == 1:
+        log.warning("the %s account is out of credit (HTTP 402): all video submissions are paused and "
+                    "rechecked every so often; add credit to resume (queued jobs wait, nothing is lost)",
+                    job.provider, extra=ctx.extra(job))
+    else:
+        log.info("still out of credit (%d in a row); next recheck in %.0fs", pause.strikes, delay,
+                 extra=ctx.extra(job))
+    moved = await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED, next_poll_at=pause.until,
+                                      submit_started_at=None, claimed_until=None)
+    if moved is not None and moved.status_message_id is not None:
+        await publish_progress(ctx, moved, force=True, credit_paused=True)
 
 
 async def _send(ctx: EngineContext, job: Job) -> Video:
@@ -77,6 +103,10 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
         parent = await ctx.repo.get_job(job.parent_job_id) if job.parent_job_id else None
         if parent is None or parent.provider_id is None:
             raise errors.NotFound("the video to remix is unknown", user_message="The video to remix is gone.")
+        if getattr(ctx.provider, "continues_by_create", False):  # OpenRouter: a create that continues it
+            request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds,
+                                  previous_job_id=parent.provider_id)
+            return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
         return await ctx.provider.remix(parent.provider_id, job.prompt, idempotency_key=job.idempotency_key)
     image = None
     if job.image_path:
@@ -187,4 +217,8 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
 
 def upstream_failure_text(job: Job, error: VideoError | None) -> str:
     kind = FailureKind.CONTENT_POLICY if error is not None and error.content_policy else FailureKind.FAILED
+    if error is not None and error.ending == "cancelled":
+        kind = FailureKind.CANCELLED
+    elif error is not None and error.ending == "expired":
+        kind = FailureKind.UPSTREAM_EXPIRED
     return failure_text(job_view(job), kind, detail=error.message if error else None)

@@ -122,8 +122,22 @@ XINGCHAOYIQING = DialectProfile(
     url_ttl_seconds=86400.0,  # "The URL is valid for 1 day"
 )
 
+# OpenRouter (specs/OPENROUTER.md): JSON create, opaque ids, no list/delete/remix endpoints (a remix
+# is a create with `previous_job_id`), no progress. Model names are its slugs, used as ours directly.
+# The request body and the answers are OpenRouter's own: see bot/sora/openrouter_wire.py.
+OPENROUTER = DialectProfile(
+    name="openrouter",
+    paths={"create": "/videos", "status": "/videos/{id}", "remix": None, "list": None, "delete": None,
+           "content": "/videos/{id}/content"},
+    create_encoding=CreateEncoding.JSON,
+    create_fields={"model": "model", "prompt": "prompt", "size": "size", "seconds": "duration",
+                   "image": "frame_images"},
+    content_variants=frozenset({Variant.VIDEO}),
+    reports_progress=False,
+)
+
 PROFILES: Mapping[str, DialectProfile] = MappingProxyType(
-    {p.name: p for p in (OPENAI, JUHEAPI, XINGCHAOYIQING)})
+    {p.name: p for p in (OPENAI, JUHEAPI, XINGCHAOYIQING, OPENROUTER)})
 
 
 def _override_path(endpoint: str, value: str) -> str | None:

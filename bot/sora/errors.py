@@ -52,6 +52,20 @@ class ContentPolicyRejected(InvalidRequest):
     user_message = "The video service refused this prompt under its content policy."
 
 
+class ContinuationUnsupported(InvalidRequest):
+    """The model cannot continue (remix) a finished video; nothing was charged."""
+
+    user_message = ("This video's model can't continue or remix an existing video. "
+                    "Try a new /sora prompt instead.")
+
+
+class InsufficientCredits(SoraError):
+    """402: the bot's account at the provider has run out of credit. The job was not taken; it waits."""
+
+    user_message = ("This server's video credit has run out, so new videos are paused until the bot's "
+                    "owner adds more. Your request is kept and nothing was charged.")
+
+
 class AuthenticationFailed(SoraError):
     user_message = "The bot's video service key was refused. Please tell a server admin."
 

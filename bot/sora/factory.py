@@ -3,6 +3,8 @@ with the dialect profile of SORA_PROVIDER (SORA_PATHS / SORA_MODELS merged in) a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 
 from bot.settings import ProviderName, Settings
@@ -14,9 +16,11 @@ from bot.sora.validate import RequestLimits
 
 
 def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
-                   retry: RetryPolicy | None = None) -> VideoProvider:
+                   retry: RetryPolicy | None = None, callback_url: str | None = None) -> VideoProvider:
     """The provider SORA_PROVIDER names. Pass `http` to share the application's connection pool
-    (the provider then leaves it open on `aclose`). Raises `MissingSetting` without an API key."""
+    (the provider then leaves it open on `aclose`). `callback_url` (OpenRouter only): the https URL
+    sent with every create for its finish webhook; by default `<WEBHOOK_PUBLIC_URL>/webhooks/openrouter`
+    while the webhook receiver is on. Raises `MissingSetting` without an API key."""
     if settings.sora_provider is ProviderName.SIMULATED:
         from bot.sora.simulated import SimulatedProvider  # imported late: only this provider needs it
 
@@ -24,6 +28,28 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
                                  render_seconds=settings.simulated_render_seconds)
     api_key = settings.require_provider_key()
     assert api_key is not None and settings.sora_base_url  # a real provider has both (see Settings)
+    if settings.sora_provider is ProviderName.OPENROUTER:
+        from bot.sora.openrouter import OpenRouterProvider
+
+        if callback_url is None and settings.webhooks_enabled:
+            callback_url = settings.webhook_callback_url("openrouter")
+
+        return OpenRouterProvider(
+            base_url=settings.sora_base_url,
+            api_key=api_key,
+            profile=profile_for(settings.sora_provider, settings.sora_paths, settings.sora_models),
+            http=http,
+            timeout=settings.sora_timeout_seconds,
+            retry=retry,
+            # The model's own record (GET /videos/models) bounds models, sizes and lengths; the
+            # SORA_ALLOWED_* lists describe the built-in Sora profile and would refuse every slug.
+            limits=replace(RequestLimits.from_settings(settings), allowed_models=None, allowed_sizes=None,
+                           allowed_seconds=None),
+            referer=settings.openrouter_referer or None,
+            title=settings.openrouter_title or None,
+            continuation_models=settings.openrouter_continuation_models,
+            callback_url=callback_url,
+        )
     return HttpVideoProvider(
         base_url=settings.sora_base_url,
         api_key=api_key,

@@ -17,6 +17,17 @@ class MeteredProvider:
         self.supports_remix = inner.supports_remix
         self.supports_list = inner.supports_list
         self.supports_idempotency = inner.supports_idempotency
+        # Optional abilities some providers have (OpenRouter): forwarded only where the inner one has
+        # them, so `getattr(provider, "list_models", None)` stays the way to ask.
+        self.continues_by_create = getattr(inner, "continues_by_create", False)
+        if hasattr(inner, "list_models"):
+            self.list_models = self._list_models
+        if hasattr(inner, "can_continue"):
+            self.can_continue = inner.can_continue
+
+    async def _list_models(self) -> list[dict]:
+        with self.metrics.time_provider("list_models"):
+            return await self.inner.list_models()
 
     async def create(self, request: CreateVideo, *, idempotency_key: str | None = None) -> Video:
         with self.metrics.time_provider("create"):

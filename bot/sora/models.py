@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,9 @@ class VideoError(BaseModel):
     code: str | None = None
     message: str
     content_policy: bool = False
+    # How the job ended upstream: "failed" (a render error), or, where the dialect says so (OpenRouter),
+    # "cancelled" (stopped at the provider) or "expired" (it outlived the provider's time to live).
+    ending: Literal["failed", "cancelled", "expired"] = "failed"
 
 
 class Video(BaseModel):
@@ -56,6 +60,8 @@ class Video(BaseModel):
     download_url: str | None = None  # a direct URL when the dialect gives one (else use /content)
     # Transport hint, not part of the resource: how long the provider asks us to wait before polling.
     poll_after_seconds: float | None = None
+    # What the provider really charged for this job, in USD, where it says (OpenRouter's `usage.cost`).
+    cost_usd: float | None = Field(default=None, ge=0)
 
     @property
     def finished(self) -> bool:
@@ -73,3 +79,10 @@ class CreateVideo(BaseModel):
     seconds: int = 4
     image: bytes | None = Field(default=None, repr=False)  # first frame, already fitted to `size`
     image_mime: str | None = None  # image/jpeg | image/png | image/webp
+    # The fields below are honoured by dialects that have them (OpenRouter); None leaves every other
+    # dialect's request exactly as it was.
+    generate_audio: bool | None = None  # None: the model's default
+    seed: int | None = None  # sent only where the model takes a seed
+    last_frame: bytes | None = Field(default=None, repr=False)  # last frame, where the model takes one
+    last_frame_mime: str | None = None
+    previous_job_id: str | None = None  # continue this completed upstream job (same model)
