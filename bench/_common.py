@@ -39,7 +39,12 @@ from db.repository import Job, Repository
 from tests.engine_harness import RecordingPublisher, make_settings
 
 KEY = "bench-key-0123456789"
-OPENROUTER_BENCH_MODELS = {"sora-2": "openai/sora-2-pro"}
+OPENROUTER_BENCH_MODEL = "openai/sora-2-pro"  # takes the bench's 4/8/12 s at 1280x720
+
+
+def bench_model(dialect: str) -> str:
+    """The model the bench's jobs use on `dialect`: a listed slug on OpenRouter, else Sora's name."""
+    return OPENROUTER_BENCH_MODEL if dialect == "openrouter" else "sora-2"
 _RENDER = re.compile(r"\[render ([0-9.]+)s\]$")
 
 
@@ -97,6 +102,8 @@ def _stats(relay: Any) -> dict[str, Any]:
     pushed_at: dict[str, float] = {}
     for delivery in relay.webhook_deliveries:  # when the relay started POSTing each job's webhook
         pushed_at.setdefault(delivery.job_id, delivery.at)
+    for job_id, at in getattr(relay, "callback_at", {}).items():  # OpenRouter: its per-job callback_url push
+        pushed_at.setdefault(job_id, at)
     jobs = {job.id: {"started": job.started, "render": job.render_seconds, "status_at": status_at.get(job.id, []),
                      "content_at": content_at.get(job.id), "webhook_at": pushed_at.get(job.id)}
             for job in relay.jobs.values()}
@@ -148,11 +155,11 @@ class RelayProcess:
 
     def provider(self, *, timeout: float = 30.0) -> HttpVideoProvider:
         dialect = self.options.get("dialect", "openai")
-        if dialect == "openrouter":  # the bench's "sora-2" jobs (4/8/12 s, 1280x720) on a listed model
+        if dialect == "openrouter":
             from bot.sora.openrouter import OpenRouterProvider
 
             return OpenRouterProvider(base_url=self.base_url, api_key=KEY, timeout=timeout,
-                                      profile=profile_for("openrouter", {}, OPENROUTER_BENCH_MODELS))
+                                      profile=profile_for("openrouter"))
         return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(dialect), timeout=timeout)
 
 
@@ -187,7 +194,9 @@ async def engine(provider: HttpVideoProvider, config: dict[str, Any]) -> AsyncIt
         folder = Path(tmp)
         settings = make_settings(folder, QUOTA_USER_VIDEOS_PER_DAY="", QUOTA_GUILD_USD_PER_MONTH="",
                                  QUOTA_GUILD_SECONDS_PER_MONTH="", QUOTA_USER_SECONDS_PER_DAY="",
-                                 QUOTA_DEFAULT_SECONDS="4,8,12")
+                                 QUOTA_DEFAULT_SECONDS="4,8,12",
+                                 # a listed catalog: the bench's 4/8/12 s 1280x720 jobs on a model that takes them
+                                 SORA_DEFAULT_MODEL=bench_model(provider.name))
         conn = await open_database(settings.database_path)
         try:
             repo = Repository(conn)

@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import LagTicker, RelayProcess, engine, machine, summary, with_render
+from bench._common import LagTicker, RelayProcess, bench_model, engine, machine, summary, with_render
 from bot import media
 from bot.engine.jobs import TERMINAL, JobState
 from bot.sora.client import HttpVideoProvider
@@ -180,7 +180,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         # Warm the relay's MP4 cache (one ffmpeg run per length) so the first downloads are not slower.
         async with relay.provider() as provider:
             for seconds in SECONDS:
-                warm = await provider.create(CreateVideo(prompt=with_render("warm-up", 0.0), seconds=seconds))
+                warm = await provider.create(CreateVideo(prompt=with_render("warm-up", 0.0), seconds=seconds,
+                                                         model=bench_model(args.dialect)))
                 await provider.download(warm, Path(tempfile.gettempdir()) / "sora-bench-warm.mp4")
         engine_published, engine_extra = await run_engine(relay, jobs, scale, args.timeout)
         naive_jobs = jobs[: args.naive_jobs] if args.naive_jobs is not None else jobs

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import KEY, LagTicker, RelayProcess, engine, machine, summary, with_render
+from bench._common import KEY, LagTicker, RelayProcess, bench_model, engine, machine, summary, with_render
 from bench.poll_efficiency import BURST, REQUESTS_PER_SECOND, SECONDS, plan, watch_claims
 from bot.engine.jobs import TERMINAL, JobState
 from bot.sora.factory import build_provider
@@ -61,12 +61,12 @@ class Dialect:
     relay_options: dict[str, Any] = field(default_factory=dict)  # more keyword arguments for the fake
 
 
-# One line per dialect. OpenRouter, once its fake and its provider exist (the provider built by
-# bot/sora/factory.py from Settings sends WEBHOOK_PUBLIC_URL + /webhooks/openrouter as `callback_url`;
-# the fake signs with the secret it is given; adjust the option's name to the fake's):
-#     "openrouter": Dialect(route="openrouter", relay_pushes=False, relay_options={"webhook_secret": SECRET}),
+# One line per dialect. OpenRouter's provider (bot/sora/factory.py) sends WEBHOOK_PUBLIC_URL +
+# /webhooks/openrouter as `callback_url` with every create; its fake pushes there, signed with the secret.
 DIALECTS = {
     "openai": Dialect(route="openai", relay_pushes=True),
+    "openrouter": Dialect(route="openrouter", relay_pushes=False,
+                          relay_options={"webhooks": True, "webhook_secret": SECRET}),
 }
 
 
@@ -169,7 +169,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     async with RelayProcess(dialect=args.dialect, queue_fraction=0.1, **DIALECTS[args.dialect].relay_options) as relay:
         async with relay.provider() as provider:  # warm the relay's MP4 cache: one ffmpeg run per length
             for seconds in SECONDS:
-                warm = await provider.create(CreateVideo(prompt=with_render("warm-up", 0.0), seconds=seconds))
+                warm = await provider.create(CreateVideo(prompt=with_render("warm-up", 0.0), seconds=seconds,
+                                                         model=bench_model(args.dialect)))
                 await provider.download(warm, Path(tempfile.gettempdir()) / "sora-bench-warm.mp4")
         off_published, off_extra = await run_phase(relay, args.dialect, jobs, scale, args.timeout, webhooks=False)
         on_published, on_extra = await run_phase(relay, args.dialect, jobs, scale, args.timeout, webhooks=True)

@@ -124,5 +124,7 @@ async def test_the_background_task_refreshes_on_its_interval(repo):
 async def test_the_lister_is_found_through_the_metered_wrapper(tmp_path):
     provider = ListingSimulatedProvider(data_dir=tmp_path / "sim")
     metered = MeteredProvider(provider, Metrics())
-    assert lister_of(metered) == provider.list_models
+    lister = lister_of(metered)
+    assert lister is not None and lister == metered.list_models  # timed by the wrapper, then the inner one's
+    assert await lister() == await provider.list_models()
     assert lister_of(object()) is None

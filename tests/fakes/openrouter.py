@@ -93,11 +93,13 @@ class FakeOpenRouter(FakeRelay):
         self.polling, self.signed_urls, self.content_type = polling, signed_urls, content_type
         self.credits, self.cost_per_second = credits, cost_per_second
         self.continuation_models = continuation_models
-        self.callback_secret, self.push_callbacks, self.allow_http_callbacks = webhook_secret, webhooks, allow_http_callbacks
+        self.callback_secret, self.push_callbacks = webhook_secret, webhooks
+        self.allow_http_callbacks = allow_http_callbacks
         self.paths = {kind: template for kind, (_, template) in ROUTES.items()} | (paths or {})
         self._routes = [(kind, ROUTES[kind][0], _template_regex(self.paths[kind])) for kind in ROUTES]
         self._endings: list[str] = []
         self.callback_deliveries: list[tuple[str, int | str]] = []  # (event type, status or error)
+        self.callback_at: dict[str, float] = {}  # job id → clock() when its first push started
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self.headers_seen: list[dict[str, str]] = []  # every request's headers, in order
 
@@ -343,6 +345,7 @@ class FakeOpenRouter(FakeRelay):
         raw = json.dumps(envelope, separators=(",", ":")).encode()
         headers = webhook_headers(job.id, state, raw, secret=self.callback_secret)
         assert job.callback_url
+        self.callback_at.setdefault(job.id, self.clock())
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
                 answer = await client.post(job.callback_url, content=raw, headers=headers)
