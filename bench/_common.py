@@ -60,7 +60,7 @@ def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
 
     async def main() -> None:
         async with FakeRelay(api_key=KEY, render_seconds=_render_of, clock=time.monotonic, **options) as relay:
-            conn.send(relay.base_url)
+            conn.send((relay.base_url, relay.cdn_origin))
             while True:
                 command = await asyncio.to_thread(conn.recv)
                 if command == "stop":
@@ -100,12 +100,13 @@ class RelayProcess:
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve_relay, args=(child, options), daemon=True)
         self.base_url = ""
+        self.cdn_origin = ""  # the fake's file host: plain http on loopback, trusted like an operator would
 
     async def __aenter__(self) -> RelayProcess:
         self._process.start()
         if not await asyncio.to_thread(self._conn.poll, 60):
             raise SystemExit("the fake relay did not start")
-        self.base_url = self._conn.recv()
+        self.base_url, self.cdn_origin = self._conn.recv()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -131,7 +132,7 @@ class RelayProcess:
 
     def provider(self, *, timeout: float = 30.0) -> HttpVideoProvider:
         return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(self.options.get(
-            "dialect", "openai")), timeout=timeout)
+            "dialect", "openai")), timeout=timeout, trusted_origins=[self.cdn_origin])
 
 
 # --- the engine -------------------------------------------------------------------------------------

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     sora_max_prompt_chars: int = Field(default=32000, ge=1, alias="SORA_MAX_PROMPT_CHARS")
     sora_max_image_bytes: int = Field(default=20 * 1024 * 1024, ge=1, alias="SORA_MAX_IMAGE_BYTES")
     simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")
+    # Hostile-input limits (README "Security"): origins trusted like SORA_BASE_URL's for downloads,
+    # and the ceilings of one download.
+    sora_trusted_origins: CsvStr = Field(default_factory=list, alias="SORA_TRUSTED_ORIGINS")
+    sora_max_download_mb: int = Field(default=512, ge=1, alias="SORA_MAX_DOWNLOAD_MB")
+    sora_download_timeout_seconds: float = Field(default=900.0, gt=0, alias="SORA_DOWNLOAD_TIMEOUT_SECONDS")
+    disk_reserve_mb: int = Field(default=256, ge=0, alias="DISK_RESERVE_MB")
 
     # --- Storage -----------------------------------------------------------------------------
     database_url: str = Field(default="sqlite:///data/sora-bot.db", alias="DATABASE_URL")
@@ -137,7 +143,8 @@ class Settings(BaseSettings):
 
     _csv = field_validator(
         "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
-        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", mode="before",
+        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", "sora_trusted_origins",
+        mode="before",
     )(_split_csv)
     _json = field_validator("sora_paths", "sora_models", "price_per_second", mode="before")(_json_object)
 

@@ -62,11 +62,13 @@ class Env:
         await asyncio.sleep(0)
 
     def make(self, *, profile=None, api_key: str = KEY, base_url: str | None = None, timeout: float = 5.0,
-             retry: RetryPolicy = FAST, limits: RequestLimits = LIMITS) -> HttpVideoProvider:
+             retry: RetryPolicy = FAST, limits: RequestLimits = LIMITS,
+             trusted_origins: list[str] | None = None) -> HttpVideoProvider:
+        # The fake CDN is plain http on loopback: trusted here as an operator would list it.
         provider = HttpVideoProvider(
             base_url=base_url or self.relay.base_url, api_key=api_key,
             profile=profile or profile_for(self.relay.dialect), timeout=timeout, retry=retry,
-            limits=limits, sleep=self._sleep)
+            limits=limits, sleep=self._sleep, trusted_origins=trusted_origins or [self.relay.cdn_origin])
         self._providers.append(provider)
         return provider
 
@@ -99,7 +101,7 @@ async def any_provider(request, tmp_path) -> AsyncIterator[tuple[VideoProvider, 
         return
     async with FakeRelay(dialect=request.param, api_key=KEY, render_seconds=0.3) as relay:
         settings = Settings(_env_file=None, SORA_PROVIDER=request.param, SORA_BASE_URL=relay.base_url,
-                            SORA_API_KEY=KEY, DATA_DIR=tmp_path / "data")
+                            SORA_API_KEY=KEY, DATA_DIR=tmp_path / "data", SORA_TRUSTED_ORIGINS=relay.cdn_origin)
         provider = build_provider(settings, retry=FAST)
         yield provider, relay
         await provider.aclose()
@@ -459,7 +461,7 @@ async def test_unknown_video_is_not_found(env):
 async def test_status_path_override_is_configuration(env, tmp_path):
     async with FakeRelay(dialect=env.relay.dialect, api_key=KEY, render_seconds=0.2,
                          paths={"status": "/result/{id}"}) as relay:
-        provider = env.make(base_url=relay.base_url,
+        provider = env.make(base_url=relay.base_url, trusted_origins=[relay.cdn_origin],
                             profile=profile_for(relay.dialect, {"status": "/result/{id}"}, {}))
         done, _ = await finished(provider, await provider.create(CreateVideo(prompt="a cat")))
         assert done.state is VideoState.COMPLETED
