@@ -95,6 +95,9 @@ class FakeDiscord(MemberDriver):
         for name in managers:
             self._new_member(name, [self.manager_role.id])
         self.synced_commands: dict[int | None, list[dict[str, Any]]] = {}
+        # Commands a server admin opened to everyone under Server Settings > Integrations: the
+        # client then offers them whatever their default_member_permissions say.
+        self.everyone_may_use: set[str] = set()
         self.calls: list[RestCall] = []
         self.cdn_downloads: list[int] = []
         self.gateway = GatewayHub(self)
@@ -244,6 +247,10 @@ class FakeDiscord(MemberDriver):
         kind = 0 if target_id in self.world.roles else 1
         chan.overwrites[target_id] = Overwrite(target_id, kind, int(allow), int(deny))
         await self.gateway.dispatch("CHANNEL_UPDATE", chan.payload(), intent=Intent.GUILDS)
+
+    def override_command_permissions(self, name: str) -> None:
+        """What a server admin does under Integrations: let every member use command `name`."""
+        self.everyone_may_use.add(name)
 
     async def deny_bot(self, channel: str | int | FakeChannel, permissions: int) -> None:
         await self.set_overwrite(channel, self.world.bot, deny=permissions)
