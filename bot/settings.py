@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     discord_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
     discord_message_content: bool = Field(default=False, alias="DISCORD_MESSAGE_CONTENT")
     bot_owner_ids: CsvInt = Field(default_factory=list, alias="BOT_OWNER_IDS")
+    # The operator's hard ceilings (README "Security"): servers the bot serves (empty: any), and the
+    # estimated USD the whole bot may spend per calendar month (None: no ceiling). No bypass.
+    discord_allowed_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_ALLOWED_GUILD_IDS")
+    bot_usd_per_month: float | None = Field(default=None, ge=0, alias="BOT_USD_PER_MONTH")
 
     # --- Provider ----------------------------------------------------------------------------
     sora_provider: ProviderName = Field(default=ProviderName.OPENAI, alias="SORA_PROVIDER")
@@ -144,13 +148,13 @@ class Settings(BaseSettings):
     _csv = field_validator(
         "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
         "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", "sora_trusted_origins",
-        mode="before",
+        "discord_allowed_guild_ids", mode="before",
     )(_split_csv)
     _json = field_validator("sora_paths", "sora_models", "price_per_second", mode="before")(_json_object)
 
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
-                     "quota_user_concurrent", "quota_guild_concurrent", "health_port",
+                     "quota_user_concurrent", "quota_guild_concurrent", "health_port", "bot_usd_per_month",
                      "sora_base_url", "discord_api_url", "ffmpeg_binary", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:

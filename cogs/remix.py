@@ -92,6 +92,8 @@ class RemixCog(commands.Cog):
         """A reply to one of our result messages is a remix request; its text is the change."""
         if message.author.bot or message.reference is None or message.reference.message_id is None:
             return
+        if not self.bot.guild_allowed(message.guild.id if message.guild else None):
+            return
         parent = await self.bot.repo.job_by_result_message(message.reference.message_id)
         if parent is None:
             # The reply may beat our own record of the post: read the job from the message's button.

@@ -66,6 +66,7 @@ def _usage(rows: UsageRows) -> quota.Usage:
         user_active_jobs=rows.user_active,
         guild_active_jobs=rows.guild_active,
         user_last_submission=at(rows.user_last_submit_at) if rows.user_last_submit_at else None,
+        bot_month_usd=Decimal(str(rows.bot_month_usd)),
     )
 
 
@@ -202,7 +203,8 @@ class JobService:
             cost = Decimal(0)  # unpriced: `decide` refuses it where the guild has a budget
         job, decision = await self.ctx.repo.create_job(
             new,
-            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass),
+            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass,
+                                             bot_budget=self.settings.bot_usd_per_month),
             allowed=lambda d: d.allowed,
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
             month_start=quota.month_start(now).timestamp())

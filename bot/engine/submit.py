@@ -173,7 +173,8 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
                state: JobState = JobState.FAILED) -> None:
     """End the job (failed or expired) and refund its reservation (one transaction), then mark the
     status message and tell the requester in a new message that mentions them."""
-    moved = await ctx.repo.end_job(job.id, old, state, code=code[:64], message=text[:1000])
+    rendered = old in (JobState.COMPLETED, JobState.DOWNLOADING, JobState.DELIVERING)  # the provider charged
+    moved = await ctx.repo.end_job(job.id, old, state, code=code[:64], message=text[:1000], charged=rendered)
     if moved is None:
         return
     if ctx.metrics is not None:

@@ -98,6 +98,7 @@ class FakeDiscord(MemberDriver):
         # Commands a server admin opened to everyone under Server Settings > Integrations: the
         # client then offers them whatever their default_member_permissions say.
         self.everyone_may_use: set[str] = set()
+        self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
         self.calls: list[RestCall] = []
         self.cdn_downloads: list[int] = []
         self.gateway = GatewayHub(self)
