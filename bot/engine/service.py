@@ -131,6 +131,11 @@ class JobService:
             return Outcome(refusal, refusal="blocked")
         image_path = None
         if image is not None:
+            # Decoding costs memory and CPU: only for a request the quota and cooldown would accept
+            # (create_job decides again, atomically, when it writes the job).
+            early = await self._quota_precheck(who, quota.Request(request.model, request.size, request.seconds))
+            if early is not None:
+                return early
             try:
                 fitted, mime = await fit_first_frame_async(image, request.size, mode=image_mode)
             except errors.InvalidRequest as exc:
@@ -181,6 +186,18 @@ class JobService:
             where = ", ".join(f"<#{c}>" for c in config.channels[:10])
             return f"Videos can't be made in this channel. Try {where}."
         return None
+
+    async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
+        """The quota decision on the current usage, without writing anything; None when allowed."""
+        limits = await self.limits_for(who)
+        now = datetime.fromtimestamp(self.ctx.clock(), UTC)
+        decision = quota.decide(request, limits, await self.usage(who), now, prices=await self.prices_for(who.guild_id),
+                                bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
+        if decision.allowed:
+            return None
+        if self.ctx.metrics is not None and decision.reason is not None:
+            self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+        return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
 
     def _store_image(self, data: bytes, mime: str) -> str:
         folder = self.ctx.config.data_dir / "inputs"
