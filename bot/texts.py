@@ -433,7 +433,12 @@ def typical_cost_line(model: str, size: str, seconds: int, cost: Decimal) -> str
 
 ADMIN_ONLY = "Only server managers (Manage Server or Administrator) can use `/sora-admin`."
 GUILD_NOT_ALLOWED = "This bot isn't enabled for this server."
-REMIX_REFUSED = "That video can't be remixed here. Pick one of your finished videos from this server."
+
+
+def remix_refused(job_id: object) -> str:
+    """The one answer to a remix that can't go ahead (unknown id, another server, not finished, a
+    channel the member can't see): the same words whatever the reason, so ids can't be probed."""
+    return f"I can't remix `{job_id}` here. Pick a finished video from this server that you can see."
 
 
 def leaving_guild_text() -> str:

@@ -27,7 +27,7 @@ from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
-from bot.texts import accepted_text
+from bot.texts import accepted_text, remix_refused
 from db.repository import Job, NewJob, UsageRows
 
 log = logging.getLogger(__name__)
@@ -150,10 +150,8 @@ class JobService:
                             reply_to_message_id: int | None = None) -> Outcome:
         if not self.ctx.provider.supports_remix:
             return Outcome(errors.RemixUnsupported.user_message, refusal="remix_unsupported")
-        if parent.provider_id is None or parent.state not in REMIXABLE:
-            return Outcome("That video isn't finished yet, so it can't be remixed.", refusal="invalid")
-        if parent.guild_id != who.guild_id:
-            return Outcome("You can only remix videos made in this server.", refusal="invalid")
+        if parent.provider_id is None or parent.state not in REMIXABLE or parent.guild_id != who.guild_id:
+            return Outcome(remix_refused(parent.id), refusal="invalid")
         try:
             prompt = validate_remix_prompt(prompt, max_prompt_chars=self.settings.sora_max_prompt_chars)
         except errors.InvalidRequest as exc:
