@@ -16,8 +16,8 @@ import pytest
 from bot.sora.bounded import DownloadLimits
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import OPENAI
-from bot.sora.errors import DownloadFailed, SoraError
-from bot.sora.models import Video, VideoState
+from bot.sora.errors import DownloadFailed, SoraError, UnknownOutcome
+from bot.sora.models import CreateVideo, Video, VideoState
 from bot.sora.retry import RetryPolicy
 from bot.sora.safety import DownloadGuard, GuardedNetworkBackend, RefusedURL, is_public_address
 from tests.fakes.hostile import HostileServer
@@ -124,6 +124,13 @@ async def test_a_gzip_bomb_error_body_stays_small_in_memory(server, tmp_path):
         finally:
             tracemalloc.stop()
     assert peak < 16 * 1024 * 1024, f"peak {peak} bytes: the 64 MiB body was inflated"
+
+
+async def test_a_create_whose_answer_breaks_off_is_an_unknown_outcome(server):
+    async with provider_for(server) as provider:
+        with pytest.raises(UnknownOutcome):  # it may exist upstream: never resent blindly
+            await provider.create(CreateVideo(prompt="a fox"))
+    assert sum(1 for r in server.requests if r.path == "/v1/videos") == 1
 
 
 async def test_a_gzipped_json_answer_is_still_read(server):

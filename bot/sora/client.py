@@ -228,7 +228,11 @@ class HttpVideoProvider:
         try:
             body = await read_body(response)
         except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"{method} {path}: the answer broke off ({type(exc).__name__})") from exc
+            what = f"{method} {path}: the answer broke off ({type(exc).__name__})"
+            if not replay_safe:  # it was received: a create may exist upstream, never resend it blindly
+                raise UnknownOutcome(what, status_code=response.status_code,
+                                     request_id=request_id(response.headers)) from exc
+            raise ProviderUnavailable(what) from exc
         if not response.is_success:
             raise error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
         return response, body

@@ -16,6 +16,7 @@ Routes (on both ports):
   /files/error400          400 with a JSON error body quoting `error_text`
   /files/error400-gzip     400 whose gzip body inflates to `gzip_inflated` bytes
   /redirect?to=URL         302 to URL
+  POST /v1/videos          a 200 whose body breaks off (the create's answer is lost)
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class HostileServer:
         path = request.path
         if path == "/redirect":
             raise web.HTTPFound(request.query["to"])
+        if path == "/v1/videos" and request.method == "POST":
+            return await self._broken_answer(request)
         if path.startswith("/v1/videos/") and path.endswith("/content"):
             return await self._file(request, self.payload)
         if path.startswith("/v1/videos/"):
@@ -159,6 +162,19 @@ class HostileServer:
             await response.write(self.payload[start:min(half, start + 16 * 1024)])
         await response.drain()
         await asyncio.sleep(0.1)  # let the half reach the client before the connection drops
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    async def _broken_answer(self, request: web.Request) -> web.StreamResponse:
+        """A 200 whose JSON body breaks off: the create was received, its answer lost."""
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 1000
+        await response.prepare(request)
+        await response.write(b'{"id": "video_')
+        await response.drain()
+        await asyncio.sleep(0.05)
         assert request.transport is not None
         request.transport.close()
         return response
