@@ -88,6 +88,7 @@ class SoraBot(commands.Bot):
         self.commands_synced = asyncio.Event()
         self.closing = False
         self.tree.interaction_check = self._accepting
+        self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
         from cogs.views import RemixButton
@@ -135,10 +136,16 @@ class SoraBot(commands.Bot):
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.leave_if_not_allowed(guild)
 
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_allowed(guild)
+
     async def leave_if_not_allowed(self, guild: discord.Guild) -> bool:
         """Leave a server DISCORD_ALLOWED_GUILD_IDS does not list, saying why where the bot can post."""
         if self.guild_allowed(guild.id):
             return False
+        if guild.id in self._left_guilds:  # ready and guild_available both report it: say goodbye once
+            return True
+        self._left_guilds.add(guild.id)
         log.warning("guild %s is not in DISCORD_ALLOWED_GUILD_IDS: leaving it", guild.id, extra={"guild": guild.id})
         me = guild.me
         candidates = [guild.system_channel, *guild.text_channels]

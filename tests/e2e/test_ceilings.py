@@ -49,3 +49,15 @@ async def test_an_allowed_server_is_served(fake, tmp_path):
         answer = await ask(fake, "alice", "sora", {"prompt": "a lighthouse"})
         assert "accepted" in answer
         assert fake.left_guilds == []
+
+
+async def test_the_bot_leaves_a_server_it_is_added_to_later(fake, tmp_path):
+    settings = product_settings(tmp_path, fake, DISCORD_ALLOWED_GUILD_IDS=str(fake.world.guild_id))
+    async with running_product(fake, settings):
+        stranger = await fake.add_bot_to_guild("Stranger Things Fan Club")
+        for _ in range(100):
+            if fake.left_guilds:
+                break
+            await asyncio.sleep(0.05)
+        assert fake.left_guilds == [stranger], "left the new server, kept the allowed one"
+        assert "accepted" in await ask(fake, "alice", "sora", {"prompt": "still served here"})

@@ -322,10 +322,13 @@ class RestRoutes:
 
     async def leave_guild(self, request: web.Request) -> web.Response:
         """The bot leaves the guild: 204, then GUILD_DELETE (no `unavailable`: it was removed)."""
-        self._guild(request)
-        world = self.fake.world
-        self.fake.left_guilds.append(world.guild_id)
-        await self.fake.gateway.dispatch("GUILD_DELETE", {"id": str(world.guild_id)}, intent=Intent.GUILDS)
+        guild_id = _int(request, "guild_id")
+        if guild_id in self.fake.other_guilds:
+            del self.fake.other_guilds[guild_id]
+        else:
+            self._guild(request)
+        self.fake.left_guilds.append(guild_id)
+        await self.fake.gateway.dispatch("GUILD_DELETE", {"id": str(guild_id)}, intent=Intent.GUILDS)
         return web.Response(status=204)
 
     async def guild(self, request: web.Request) -> web.Response:
