@@ -69,11 +69,13 @@ async def test_written_bytes_over_the_cap_stop_the_download(server, tmp_path):
     assert leftovers(tmp_path) == []
 
 
-async def test_the_cap_leaves_the_disk_reserve_free(server, tmp_path):
+async def test_the_cap_leaves_the_disk_reserve_free(server, tmp_path, monkeypatch):
     import shutil
+    from collections import namedtuple
 
-    free = shutil.disk_usage(tmp_path).free
-    limits = DownloadLimits(max_bytes=free * 2, disk_reserve_bytes=free - 100 * 1024)  # room for 100 KiB only
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 10**12 - 400 * 1024, 400 * 1024))
+    limits = DownloadLimits(max_bytes=10**9, disk_reserve_bytes=300 * 1024)  # room for 100 KiB only
     async with provider_for(server, download_limits=limits) as provider:
         with pytest.raises(DownloadFailed):
             await provider.download(done(server.origin + "/files/ok"), tmp_path / "v.mp4")
