@@ -243,3 +243,14 @@ async def test_the_connection_goes_to_the_address_that_was_checked():
     ("fc00::1", False), ("::ffff:10.0.0.1", False), ("ff02::1", False), ("not-an-ip", False)])
 def test_public_address_policy(address, public):
     assert is_public_address(address) is public
+
+
+async def test_the_older_fetch_name_still_downloads_through_the_guard(server, tmp_path):
+    """Dialect subclasses call `_fetch(url, dest, auth=..., expired=..., params=...)`."""
+    async with provider_for(server) as provider:
+        size = await provider._fetch(server.origin + "/v1/videos/video_1/content", tmp_path / "v.mp4", auth=True,
+                                     expired=frozenset({404}), params={"index": "0"})
+        assert size == len(PAYLOAD) and server.requests[-1].path.endswith("/content?index=0")
+        with pytest.raises(RefusedURL):
+            await provider._fetch(server.other + "/files/ok", tmp_path / "w.mp4", auth=False,
+                                  expired=frozenset({404}))

@@ -73,6 +73,18 @@ def _port(url: httpx.URL) -> int | None:
     return url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def _buffered(response: httpx.Response) -> httpx.Response:
+    """`response` with its body read through `read_body` (bounded, inflated by us), as a plain
+    response whose `.content` / `.json()` work. Raises httpx errors when the body breaks off."""
+    body = await read_body(response)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request,
+                          extensions={k: v for k, v in response.extensions.items() if k != "network_stream"})
+
+
 class HttpVideoProvider:
     """A `VideoProvider` over HTTP. Give it an `httpx.AsyncClient` to share a connection pool (it is
     then not closed by `aclose`), or let it build its own."""
@@ -152,14 +164,16 @@ class HttpVideoProvider:
         *,
         replay_safe: bool,
         auth: bool = True,
+        stream: bool = False,
         client: httpx.AsyncClient | None = None,
         idempotency_key: str | None = None,
         **request: Any,
     ) -> httpx.Response:
-        """Send with retries; return the final response, whatever its status, streamed (read it
-        with `read_body` or `stream_to_file`). Raises `ProviderUnavailable`/`RateLimited` when
+        """Send with retries; return the final response, whatever its status. Its body is read
+        through `read_body` (at most ~1 MiB, `.content` ready) unless `stream=True` (then read it
+        with `stream_to_file` or `read_body`). Raises `ProviderUnavailable`/`RateLimited` when
         retries are spent, `UnknownOutcome` when a request that is not safe to replay may have
-        taken effect."""
+        taken effect (an answer that broke off mid-body included)."""
         url = httpx.URL(url)
         http = client or self._http
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": _API_ENCODINGS, **request.pop("headers", {})}
@@ -176,7 +190,8 @@ class HttpVideoProvider:
             failure: Failure | None = None
             cause: httpx.HTTPError | None = None
             try:
-                response = await http.send(built, stream=True, follow_redirects=False)
+                sent = await http.send(built, stream=True, follow_redirects=False)
+                response = sent if stream else await _buffered(sent)  # a broken body: no response
             except httpx.HTTPError as exc:
                 failure = _failure_of(exc)
                 if failure is None:
@@ -213,6 +228,10 @@ class HttpVideoProvider:
     async def _error_body(response: httpx.Response) -> bytes:
         """The body of an error answer (at most ~1 MiB), read and closed; empty if the connection broke."""
         try:
+            return response.content  # already read (and bounded) by `_send`
+        except httpx.ResponseNotRead:
+            pass
+        try:
             return await read_body(response)
         except httpx.HTTPError:
             return b""
@@ -220,33 +239,24 @@ class HttpVideoProvider:
     def _api_url(self, path: str) -> str:
         return self._base + path
 
-    async def _call(self, method: str, path: str, *, replay_safe: bool,
-                    **request: Any) -> tuple[httpx.Response, bytes]:
-        """An API call whose answer must be a success: (response, its body, at most ~1 MiB); an
-        error answer becomes the typed error."""
+    async def _call(self, method: str, path: str, *, replay_safe: bool, **request: Any) -> httpx.Response:
+        """An API call whose answer must be a success (its body read, at most ~1 MiB); an error
+        answer becomes the typed error."""
         response = await self._send(method, self._api_url(path), replay_safe=replay_safe, **request)
-        try:
-            body = await read_body(response)
-        except httpx.HTTPError as exc:
-            what = f"{method} {path}: the answer broke off ({type(exc).__name__})"
-            if not replay_safe:  # it was received: a create may exist upstream, never resend it blindly
-                raise UnknownOutcome(what, status_code=response.status_code,
-                                     request_id=request_id(response.headers)) from exc
-            raise ProviderUnavailable(what) from exc
         if not response.is_success:
-            raise error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
-        return response, body
+            raise error_from_response(response.status_code, response.content, response.headers,
+                                      secrets=self._secrets)
+        return response
 
-    def _json(self, answer: tuple[httpx.Response, bytes]) -> Any:
-        response, body = answer
+    def _json(self, response: httpx.Response) -> Any:
         try:
-            return json.loads(body)
+            return json.loads(response.content)
         except ValueError:  # also a body cut at the size ceiling
             raise SoraError(f"the {self.name} provider answered with something other than JSON",
                             status_code=response.status_code, request_id=request_id(response.headers)) from None
 
-    def _video(self, answer: tuple[httpx.Response, bytes]) -> Video:
-        return parse_video(self._json(answer), self._profile, headers=answer[0].headers, secrets=self._secrets)
+    def _video(self, response: httpx.Response) -> Video:
+        return parse_video(self._json(response), self._profile, headers=response.headers, secrets=self._secrets)
 
     # --- the VideoProvider interface -----------------------------------------------------------
 
@@ -355,6 +365,13 @@ class HttpVideoProvider:
         absolute = self._base_url.join(url)  # a relative URL is on the API's host
         return await self.fetch_to_file(absolute, dest, expired=_EXPIRED_DIRECT)
 
+    async def _fetch(self, url: str | httpx.URL, dest: Path, *, auth: bool | None = None,
+                     expired: frozenset[int] = _EXPIRED_DIRECT, params: dict[str, str] | None = None) -> int:
+        """The older name of `fetch_to_file`, kept for dialect subclasses: `auth` is ignored (the
+        key goes to the base URL's origin and nowhere else), `params` are added to the URL."""
+        return await self.fetch_to_file(httpx.URL(str(url), params=params) if params else url, dest,
+                                        expired=expired)
+
     async def fetch_to_file(self, url: str | httpx.URL, dest: Path, *,
                             expired: frozenset[int] = _EXPIRED_DIRECT) -> int:
         """Download a provider-supplied URL to `dest`, hostile-input safe (see the module docstring):
@@ -403,7 +420,7 @@ class HttpVideoProvider:
         for _ in range(_MAX_REDIRECTS + 1):
             self.download_guard.check_url(url)
             try:
-                response = await self._send("GET", url, replay_safe=True, auth=self._same_origin(url),
+                response = await self._send("GET", url, replay_safe=True, auth=self._same_origin(url), stream=True,
                                             client=self._downloads, headers=dict(headers))
             except (RefusedURL, DownloadFailed):
                 raise
