@@ -75,7 +75,8 @@ def parse_list(field: str, text: str, allowed: list[Any]) -> list[Any] | None:
         raise AdminInputError("Name at least one, or `all` (to forbid something, leave it out of the list).")
     items: list[Any] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
-        item: Any = int(part) if field == "allowed_seconds" and part.isdigit() else part
+        digits = part.isascii() and part.isdigit()  # "¹".isdigit() is True, but int("¹") fails
+        item: Any = int(part) if field == "allowed_seconds" and digits else part
         if item not in allowed:
             raise AdminInputError(f"`{part}` isn't offered; choose from {', '.join(map(str, allowed))}.")
         items.append(item)
