@@ -22,12 +22,17 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Metadata first, then the packages pyproject lists (bot, cogs, db with its .sql migrations).
-COPY pyproject.toml README.md ./
+# Metadata and the lock file first, then the packages pyproject lists (bot, cogs, db with its .sql
+# migrations). requirements.lock pins every runtime dependency with its hashes (regenerate it with
+# `pip-compile --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
+#  -o requirements.lock pyproject.toml`);
+# the project itself is installed without dependencies, so nothing unpinned gets in.
+COPY pyproject.toml README.md requirements.lock ./
 COPY bot ./bot
 COPY cogs ./cogs
 COPY db ./db
-RUN pip install . \
+RUN pip install --require-hashes -r requirements.lock \
+    && pip install --no-deps . \
     && python -c "import imageio_ffmpeg, subprocess; subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-version'], check=True, capture_output=True)"
 
 # ---- runtime -----------------------------------------------------------------------------------

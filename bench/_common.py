@@ -72,7 +72,7 @@ def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
         else:
             fake = FakeRelay(api_key=KEY, render_seconds=_render_of, clock=time.monotonic, **options)
         async with fake as relay:
-            conn.send(relay.base_url)
+            conn.send((relay.base_url, relay.cdn_origin))
             while True:
                 command = await asyncio.to_thread(conn.recv)
                 if command == "stop":
@@ -120,12 +120,13 @@ class RelayProcess:
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve_relay, args=(child, options), daemon=True)
         self.base_url = ""
+        self.cdn_origin = ""  # the fake's file host: plain http on loopback, trusted like an operator would
 
     async def __aenter__(self) -> RelayProcess:
         self._process.start()
         if not await asyncio.to_thread(self._conn.poll, 60):
             raise SystemExit("the fake relay did not start")
-        self.base_url = self._conn.recv()
+        self.base_url, self.cdn_origin = self._conn.recv()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -159,8 +160,9 @@ class RelayProcess:
             from bot.sora.openrouter import OpenRouterProvider
 
             return OpenRouterProvider(base_url=self.base_url, api_key=KEY, timeout=timeout,
-                                      profile=profile_for("openrouter"))
-        return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(dialect), timeout=timeout)
+                                      profile=profile_for("openrouter"), trusted_origins=[self.cdn_origin])
+        return HttpVideoProvider(base_url=self.base_url, api_key=KEY, profile=profile_for(dialect), timeout=timeout,
+                                 trusted_origins=[self.cdn_origin])
 
 
 # --- the engine -------------------------------------------------------------------------------------

@@ -73,15 +73,15 @@ def serve_relay(conn: Connection, dialect: str, total_bytes: int) -> None:
     """The child process: a relay whose every job is completed at once and `total_bytes` long."""
     async def main() -> None:
         async with FakeRelay(dialect=dialect, api_key=KEY, render_seconds=0.0, download_bytes=total_bytes) as relay:
-            conn.send(relay.base_url)
+            conn.send((relay.base_url, relay.cdn_origin))
             await asyncio.to_thread(conn.recv)  # until the parent says stop
 
     asyncio.run(main())
 
 
-async def measure(base_url: str, dialect: str, total_bytes: int, dest: Path) -> dict[str, object]:
+async def measure(base_url: str, dialect: str, total_bytes: int, dest: Path, cdn_origin: str = "") -> dict[str, object]:
     async with HttpVideoProvider(base_url=base_url, api_key=KEY, profile=profile_for(dialect),
-                                 timeout=60.0) as provider:
+                                 timeout=60.0, trusted_origins=[cdn_origin]) as provider:
         video = await provider.retrieve((await provider.create(CreateVideo(prompt="benchmark"))).id)
         gc.collect()
         before_kb = _status_kb("VmRSS")
@@ -124,9 +124,10 @@ def main() -> int:
     try:
         if not parent.poll(60):
             raise SystemExit("the fake relay did not start")
-        base_url = parent.recv()
+        base_url, cdn_origin = parent.recv()
         with tempfile.TemporaryDirectory() as folder:
-            result = asyncio.run(measure(base_url, args.dialect, args.mb * MIB, Path(folder) / "video.mp4"))
+            result = asyncio.run(measure(base_url, args.dialect, args.mb * MIB, Path(folder) / "video.mp4",
+                                         cdn_origin))
     finally:
         parent.send("stop")
         relay.join(10)

@@ -26,6 +26,14 @@ NUMBER_FIELDS = {
     "max_seconds": "longest video (seconds)",
 }
 LIST_FIELDS = {"allowed_models": "models", "allowed_sizes": "sizes", "allowed_seconds": "durations (s)"}
+# The largest value each limit accepts: beyond these a number is a typo (or a probe), and 1e30
+# seconds of cooldown would overflow the date arithmetic. `none` still means "no limit".
+MAX_VALUES = {
+    "user_videos_per_day": 10_000, "user_seconds_per_day": 1_000_000, "guild_seconds_per_month": 100_000_000,
+    "guild_usd_per_month": 1_000_000, "user_concurrent": 1_000, "guild_concurrent": 10_000,
+    "user_cooldown_seconds": 30 * 86_400, "max_seconds": 3_600,
+}
+_MAX_INPUT_CHARS = 40
 
 
 class AdminInputError(ValueError):
@@ -37,6 +45,8 @@ def parse_number(field: str, text: str) -> Any:
     value = text.strip().lower()
     if value in ("none", "off", "unlimited", "-1", ""):
         return None
+    if len(value) > _MAX_INPUT_CHARS:
+        raise AdminInputError("That number is too long (use `none` for no limit).")
     try:
         number = Decimal(value.lstrip("$"))
     except InvalidOperation:
@@ -45,6 +55,10 @@ def parse_number(field: str, text: str) -> Any:
         raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).")
     if number < 0:
         raise AdminInputError("Limits can't be negative (use `none` for no limit).")
+    ceiling = MAX_VALUES.get(field, 1_000_000)
+    if number > ceiling:
+        raise AdminInputError(f"The most {NUMBER_FIELDS.get(field, field)} can be is {ceiling:,} "
+                              "(use `none` for no limit).")
     if field == "guild_usd_per_month":
         return str(number)
     if number != number.to_integral_value():
@@ -61,7 +75,8 @@ def parse_list(field: str, text: str, allowed: list[Any]) -> list[Any] | None:
         raise AdminInputError("Name at least one, or `all` (to forbid something, leave it out of the list).")
     items: list[Any] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
-        item: Any = int(part) if field == "allowed_seconds" and part.isdigit() else part
+        digits = part.isascii() and part.isdigit()  # "¹".isdigit() is True, but int("¹") fails
+        item: Any = int(part) if field == "allowed_seconds" and digits else part
         if item not in allowed:
             raise AdminInputError(f"`{part}` isn't offered; choose from {', '.join(map(str, allowed))}.")
         items.append(item)

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
+from bot.texts import GUILD_NOT_ALLOWED, leaving_guild_text
 from db.database import open_database
 from db.repository import Repository
 
@@ -91,6 +92,7 @@ class SoraBot(commands.Bot):
         self.commands_synced = asyncio.Event()
         self.closing = False
         self.tree.interaction_check = self._accepting
+        self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
         from cogs.views import RemixButton
@@ -128,7 +130,42 @@ class SoraBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("ready as %s in %d guild(s)", self.user, len(self.guilds))
         for guild in self.guilds:
-            self.report_missing_permissions(guild)
+            if not await self.leave_if_not_allowed(guild):
+                self.report_missing_permissions(guild)
+
+    # --- DISCORD_ALLOWED_GUILD_IDS: answer only there, leave anywhere else ----------------------
+    def guild_allowed(self, guild_id: int | None) -> bool:
+        allowed = self.settings.discord_allowed_guild_ids
+        return not allowed or guild_id in allowed
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_allowed(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_allowed(guild)
+
+    async def leave_if_not_allowed(self, guild: discord.Guild) -> bool:
+        """Leave a server DISCORD_ALLOWED_GUILD_IDS does not list, saying why where the bot can post."""
+        if self.guild_allowed(guild.id):
+            return False
+        if guild.id in self._left_guilds:  # ready and guild_available both report it: say goodbye once
+            return True
+        self._left_guilds.add(guild.id)
+        log.warning("guild %s is not in DISCORD_ALLOWED_GUILD_IDS: leaving it", guild.id, extra={"guild": guild.id})
+        me = guild.me
+        candidates = [guild.system_channel, *guild.text_channels]
+        channel = next((c for c in candidates if c is not None and me is not None
+                        and c.permissions_for(me).send_messages and c.permissions_for(me).view_channel), None)
+        if channel is not None:
+            try:
+                await channel.send(leaving_guild_text())
+            except discord.HTTPException as exc:
+                log.info("could not say goodbye in guild %s: %s", guild.id, exc)
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.error("could not leave guild %s (the bot refuses its commands anyway): %s", guild.id, exc)
+        return True
 
     def report_missing_permissions(self, guild: discord.Guild) -> list[str]:
         """Log the text channels where the bot can't deliver videos; never raise."""
@@ -148,7 +185,14 @@ class SoraBot(commands.Bot):
         return problems
 
     async def _accepting(self, interaction: discord.Interaction) -> bool:
-        """While shutting down, new commands are answered, not started."""
+        """While shutting down, new commands are answered, not started; outside the allowed servers
+        (DISCORD_ALLOWED_GUILD_IDS) nothing is."""
+        if not self.guild_allowed(interaction.guild_id):
+            log.warning("refused an interaction from guild %s: not in DISCORD_ALLOWED_GUILD_IDS",
+                        interaction.guild_id, extra={"guild": interaction.guild_id, "user": interaction.user.id})
+            if interaction.type is not discord.InteractionType.autocomplete:
+                await interaction.response.send_message(GUILD_NOT_ALLOWED, ephemeral=True)
+            return False
         if self.closing:
             if interaction.type is discord.InteractionType.autocomplete:
                 return False  # an autocomplete can't carry a message

@@ -4,6 +4,11 @@ Only JPEG, PNG and WebP are accepted, recognized by their bytes (not the file na
 type). The image is rotated as its EXIF orientation says, cropped to fill WIDTHxHEIGHT (or padded with
 black), and re-encoded without any metadata (EXIF, GPS, ICC, comments). Pillow is CPU-bound, so async
 callers use `fit_first_frame_async`, which runs in a worker thread.
+
+Decoding is bounded: the pixel count is read from the header and refused above `MAX_PIXELS` (the
+largest output is 1792x1024, so ~24 MP leaves room for any real photo), a JPEG is decoded at a
+reduced scale (`draft`) just large enough for the output, a big picture is `reduce`d before
+resampling, and at most `MAX_PARALLEL_DECODES` images are decoded at once in the whole process.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import io
 import logging
 import re
+import threading
 from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,7 +27,9 @@ from bot.sora.errors import InvalidRequest
 log = logging.getLogger(__name__)
 
 WRONG_TYPE = "Images must be JPEG, PNG or WebP"
-MAX_PIXELS = 50_000_000  # ~7000×7000; bigger uploads are refused before decoding
+MAX_PIXELS = 24_000_000  # ~6000x4000; bigger uploads are refused from their header, before decoding
+MAX_PARALLEL_DECODES = 2
+_DECODE_SLOTS = threading.BoundedSemaphore(MAX_PARALLEL_DECODES)
 
 FitMode = Literal["crop", "pad"]
 OutputFormat = Literal["auto", "png", "jpeg"]
@@ -46,18 +54,22 @@ def parse_size(size: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:
     mime = sniff_image_type(data)
     if mime is None:
         raise InvalidRequest("image of an unaccepted type", user_message=WRONG_TYPE)
     damaged = InvalidRequest("image could not be decoded",
                              user_message="That image file is damaged or incomplete. Please upload it again.")
     too_large = InvalidRequest("image has too many pixels",
-                               user_message="That image is too large. Please use one under 7000×7000 pixels.")
+                               user_message="That image is too large. Please use one under 24 megapixels "
+                                            "(e.g. 6000×4000).")
     try:
         image = Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP"))
         if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
             raise too_large
+        if target is not None and image.format == "JPEG":
+            side = max(target)  # either orientation (EXIF may turn it) still covers the frame
+            image.draft("RGB", (side, side))  # decode at 1/2, 1/4 or 1/8 scale when that is enough
         image.load()
     except InvalidRequest:
         raise
@@ -86,13 +98,21 @@ def fit_first_frame(data: bytes, size: str, mode: FitMode = "crop", *,
     width, height = parse_size(size)
     if mode not in ("crop", "pad"):
         raise ValueError(f"unknown fit mode {mode!r}")
-    source = _open(data)
+    with _DECODE_SLOTS:
+        return _fit(data, width, height, mode, output)
+
+
+def _fit(data: bytes, width: int, height: int, mode: FitMode, output: OutputFormat) -> tuple[bytes, str]:
+    source = _open(data, (width, height))
     source_format = source.format
     try:
         upright = ImageOps.exif_transpose(source)
     except Exception:  # a broken EXIF block is no reason to refuse the picture
         log.debug("ignoring an unreadable EXIF orientation", exc_info=True)
         upright = source
+    factor = min(upright.width // width, upright.height // height)
+    if factor >= 2:  # a cheap integer downscale first (still covering the frame): resampling 24 MP is slow
+        upright = upright.reduce(factor)
     pixels = _flatten(upright)
     if mode == "crop":
         fitted = ImageOps.fit(pixels, (width, height), method=Image.Resampling.LANCZOS)

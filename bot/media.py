@@ -100,6 +100,32 @@ def _nice_prefix() -> list[str]:
     return [nice, "-n", "10"] if nice else []
 
 
+# Every file ffmpeg reads is a local file of a named format, opened through the `file` protocol only:
+# a download that is really an HLS playlist (or a concat list, or anything with its own references)
+# must not make ffmpeg open other local files or the network. `-f lavfi` inputs are generated.
+VIDEO_DEMUXER = "mov"  # ffmpeg's demuxer of mov, mp4, m4a, 3gp, 3g2 and mj2
+
+
+def file_input(path: Path | str, fmt: str = VIDEO_DEMUXER) -> list[str]:
+    """The ffmpeg arguments that open `path`: `-protocol_whitelist file -f FMT -i PATH`."""
+    return ["-protocol_whitelist", "file", "-f", fmt, "-i", str(path)]
+
+
+def check_inputs(args: Sequence[str]) -> None:
+    """Raise ValueError unless every `-i` is generated (`-f lavfi`) or carries a protocol whitelist
+    and a forced format since the previous input (see `file_input`)."""
+    start = 0
+    for index, arg in enumerate(args):
+        if arg != "-i":
+            continue
+        options = list(args[start:index])
+        fmt = options[options.index("-f") + 1] if "-f" in options[:-1] else None
+        if fmt != "lavfi" and (fmt is None or "-protocol_whitelist" not in options):
+            raise ValueError(f"ffmpeg input {args[index + 1] if index + 1 < len(args) else '?'!r} is opened "
+                             "without -protocol_whitelist and -f: use media.file_input()")
+        start = index + 2
+
+
 # The `timeout` parameters below are per ffmpeg run: on expiry the process is killed and the caller gets
 # a MediaError (a retryable job state), which a caller-side asyncio.timeout would not give.
 async def run_ffmpeg(args: Sequence[str], *, timeout: float, what: str,  # noqa: ASYNC109
@@ -107,6 +133,7 @@ async def run_ffmpeg(args: Sequence[str], *, timeout: float, what: str,  # noqa:
     """Run ffmpeg with `args`; return (exit code, stderr). Kill it on timeout (→ MediaError) or cancel.
 
     `heavy` runs take a concurrency slot and a lower CPU priority so the bot stays responsive."""
+    check_inputs(args)
     cmd = [*(_nice_prefix() if heavy else []), ffmpeg_path(), "-hide_banner", "-nostdin", *args]
     async with ffmpeg_slot() if heavy else contextlib.nullcontext():
         proc = await asyncio.create_subprocess_exec(
@@ -255,11 +282,11 @@ async def probe(path: Path, *, decode: bool = False, timeout: float = 60.0) -> M
         size = await asyncio.to_thread(_check_file, path)
     except FileNotFoundError:
         raise MediaError(f"the video file {path.name} does not exist") from None
-    _, stderr = await run_ffmpeg(["-i", str(path)], timeout=timeout, what="read the video", heavy=False)
+    _, stderr = await run_ffmpeg(file_input(path), timeout=timeout, what="read the video", heavy=False)
     info = parse_ffmpeg_info(stderr, path, size)
     if decode:
         code, errors = await run_ffmpeg(
-            ["-v", "error", "-xerror", "-i", str(path), "-f", "null", "-"],
+            ["-v", "error", "-xerror", *file_input(path), "-f", "null", "-"],
             timeout=timeout, what="decode the video")
         if code != 0 or errors.strip():
             raise MediaError(f"the video does not decode cleanly: {_last_line(errors)}")
@@ -320,7 +347,7 @@ def plan_encode(*, limit_bytes: int, duration: float, width: int, height: int, f
 def encode_args(src: Path, dest: Path, plan: EncodePlan, *, preset: str = "veryfast") -> list[str]:
     """ffmpeg arguments for one H.264 + AAC transcode following `plan` (web-ready: faststart)."""
     video = plan.video_bitrate
-    args = ["-y", "-i", str(src), "-map", "0:v:0", "-c:v", "libx264", "-preset", preset,
+    args = ["-y", *file_input(src), "-map", "0:v:0", "-c:v", "libx264", "-preset", preset,
             "-b:v", str(video), "-maxrate", str(int(video * 1.2)), "-bufsize", str(video),
             "-pix_fmt", "yuv420p"]
     if plan.scaled:

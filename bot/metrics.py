@@ -124,3 +124,24 @@ class Metrics:
     def render(self) -> bytes:
         """The registry in Prometheus text format (call `await refresh()` first for fresh job counts)."""
         return generate_latest(self.registry)
+
+
+# --- labels from untrusted text ------------------------------------------------------------------------
+# A failed job's code may be the provider's own words: as a label it would grow the series without
+# bound (and could carry anything). Only these reach the `failures` counter; anything else is "provider".
+FAILURE_REASONS = frozenset({
+    "expired", "download_failed", "undeliverable", "unavailable", "unknown_outcome", "failed",
+    "content_policy", "invalid", "auth", "not_found", "unsupported", "provider",
+})
+_ERROR_CLASS_REASONS = {
+    "InvalidRequest": "invalid", "ContentPolicyRejected": "content_policy", "AuthenticationFailed": "auth",
+    "NotFound": "not_found", "OperationUnsupported": "unsupported", "RemixUnsupported": "unsupported",
+}
+
+
+def failure_reason(code: str | None) -> str:
+    """The metric label for a failure code: one of FAILURE_REASONS, whatever the code says."""
+    text = (code or "").strip()
+    if text in FAILURE_REASONS:
+        return text
+    return _ERROR_CLASS_REASONS.get(text, "provider")

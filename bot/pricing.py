@@ -56,7 +56,8 @@ def settle_amount(reserved_seconds: float, actual_seconds: float | None) -> floa
     unknown or nonsensical duration charges the reservation)."""
     if actual_seconds is None or actual_seconds <= 0:
         return float(reserved_seconds)
-    return round(min(float(reserved_seconds), float(actual_seconds)), 3)
+    # rounded to the millisecond, but never above the reservation (1.34375 s must not become 1.344)
+    return min(float(reserved_seconds), round(min(float(reserved_seconds), float(actual_seconds)), 3))
 
 
 def settle_cost(reserved_usd: Decimal, reserved_seconds: float, actual_seconds: float | None) -> Decimal:

@@ -13,6 +13,8 @@ Semantics worth knowing:
   concurrency cap) but keeps the allow-lists (a server policy that a manager changes with
   /sora-admin, not by accident) and the guild concurrency cap (shared render capacity).
   `Decision.bypassed` lists the limits that would have refused, for the log.
+- `bot_budget` (BOT_USD_PER_MONTH) is the operator's ceiling over every guild together: nothing
+  bypasses it, and an unpriced request is refused while it is set (it could not be counted).
 - Ledger: a reservation of `Decision.seconds` / `Decision.usd` is written with the job. When the
   video is delivered it is settled at the real duration (`settle_amount`, `settle_cost` from
   bot.pricing: never more than reserved). A refund (failed, expired or never-submitted job) gives
@@ -195,12 +197,14 @@ class Usage:
     user_active_jobs: int = 0
     guild_active_jobs: int = 0
     user_last_submission: datetime | None = None
+    bot_month_usd: Decimal = Decimal(0)  # every guild's spend this month
 
     def __post_init__(self) -> None:
         entries = tuple(UsageEntry(as_utc(e[0]), float(e[1]), Decimal(str(e[2] if len(e) > 2 else 0)))
                         for e in self.user_entries)
         object.__setattr__(self, "user_entries", tuple(sorted(entries, key=lambda e: e.at)))
         object.__setattr__(self, "guild_month_usd", Decimal(str(self.guild_month_usd)))
+        object.__setattr__(self, "bot_month_usd", Decimal(str(self.bot_month_usd)))
         if self.user_last_submission is not None:
             object.__setattr__(self, "user_last_submission", as_utc(self.user_last_submission))
 
@@ -223,6 +227,7 @@ class Refusal(StrEnum):
     GUILD_USD = "guild_usd_per_month"
     USER_CONCURRENT = "user_concurrent"
     GUILD_CONCURRENT = "guild_concurrent"
+    BOT_USD = "bot_usd_per_month"
 
 
 @dataclass(frozen=True)
@@ -348,14 +353,33 @@ def _cost(request: Request, prices: Mapping[str, str | Decimal] | None) -> Decim
         return None
 
 
+def _bot_budget_refusal(request: Request, usage: Usage, now: datetime, cost: Decimal | None,
+                        budget: Decimal | float | str | None) -> Decision | None:
+    if budget is None:
+        return None
+    if cost is None:
+        return Decision(False, texts.refused_unpriced(request.model, request.size), Refusal.UNPRICED)
+    ceiling = Decimal(str(budget))
+    if usage.bot_month_usd + cost <= ceiling:
+        return None
+    renew = next_month_start(now)
+    return Decision(False, texts.refused_bot_budget(renew), Refusal.BOT_USD, used=usage.bot_month_usd,
+                    limit=ceiling, left=max(Decimal(0), ceiling - usage.bot_month_usd), resets_at=renew)
+
+
 def decide(request: Request, limits: Limits, usage: Usage, now: datetime, *,
-           prices: Mapping[str, str | Decimal] | None = None, bypass: bool = False) -> Decision:
-    """Allow or refuse one submission (see the module docstring for bypass and concurrency)."""
+           prices: Mapping[str, str | Decimal] | None = None, bypass: bool = False,
+           bot_budget: Decimal | float | str | None = None) -> Decision:
+    """Allow or refuse one submission (see the module docstring for bypass, concurrency and the
+    bot-wide `bot_budget`, which nothing bypasses)."""
     now = as_utc(now)
     refused = _allow_list_refusal(request, limits)
     if refused is not None:
         return refused
     cost = _cost(request, prices)
+    ceiling = _bot_budget_refusal(request, usage, now, cost, bot_budget)
+    if ceiling is not None:
+        return dataclasses.replace(ceiling, seconds=request.seconds, usd=cost)
     refusals = _numeric_refusals(request, limits, usage, now, cost)
     if refusals and not bypass:
         return dataclasses.replace(_binding(refusals), seconds=request.seconds, usd=cost)

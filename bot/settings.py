@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     discord_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_GUILD_IDS")
     discord_message_content: bool = Field(default=False, alias="DISCORD_MESSAGE_CONTENT")
     bot_owner_ids: CsvInt = Field(default_factory=list, alias="BOT_OWNER_IDS")
+    # The operator's hard ceilings (README "Security"): servers the bot serves (empty: any), and the
+    # estimated USD the whole bot may spend per calendar month (None: no ceiling). No bypass.
+    discord_allowed_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_ALLOWED_GUILD_IDS")
+    bot_usd_per_month: float | None = Field(default=None, ge=0, alias="BOT_USD_PER_MONTH")
 
     # --- Provider ----------------------------------------------------------------------------
     sora_provider: ProviderName = Field(default=ProviderName.OPENAI, alias="SORA_PROVIDER")
@@ -113,6 +117,12 @@ class Settings(BaseSettings):
     credit_recheck_seconds: float = Field(default=300.0, gt=0, alias="CREDIT_RECHECK_SECONDS")
     credit_recheck_max_seconds: float = Field(default=3600.0, gt=0, alias="CREDIT_RECHECK_MAX_SECONDS")
     simulated_render_seconds: float = Field(default=20.0, ge=0, alias="SIMULATED_RENDER_SECONDS")
+    # Hostile-input limits (README "Security"): origins trusted like SORA_BASE_URL's for downloads,
+    # and the ceilings of one download.
+    sora_trusted_origins: CsvStr = Field(default_factory=list, alias="SORA_TRUSTED_ORIGINS")
+    sora_max_download_mb: int = Field(default=512, ge=1, alias="SORA_MAX_DOWNLOAD_MB")
+    sora_download_timeout_seconds: float = Field(default=900.0, gt=0, alias="SORA_DOWNLOAD_TIMEOUT_SECONDS")
+    disk_reserve_mb: int = Field(default=256, ge=0, alias="DISK_RESERVE_MB")
 
     # --- Storage -----------------------------------------------------------------------------
     database_url: str = Field(default="sqlite:///data/sora-bot.db", alias="DATABASE_URL")
@@ -162,14 +172,14 @@ class Settings(BaseSettings):
 
     _csv = field_validator(
         "discord_guild_ids", "bot_owner_ids", "sora_allowed_models", "sora_allowed_sizes",
-        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds",
-        "openrouter_continuation_models", mode="before",
+        "sora_allowed_seconds", "quota_default_models", "quota_default_seconds", "sora_trusted_origins",
+        "discord_allowed_guild_ids", "openrouter_continuation_models", mode="before",
     )(_split_csv)
     _json = field_validator("sora_paths", "sora_models", "price_per_second", mode="before")(_json_object)
 
     @field_validator("quota_user_videos_per_day", "quota_user_seconds_per_day",
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
-                     "quota_user_concurrent", "quota_guild_concurrent", "health_port",
+                     "quota_user_concurrent", "quota_guild_concurrent", "health_port", "bot_usd_per_month",
                      "webhook_port", "webhook_public_url", "sora_webhook_secret", "sora_base_url",
                      "discord_api_url", "ffmpeg_binary", mode="before")
     @classmethod

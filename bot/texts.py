@@ -526,3 +526,27 @@ def quota_extras_line(*, active: int, concurrent_limit: int | None, cooldown_unt
 
 def typical_cost_line(model: str, size: str, seconds: int, cost: Decimal) -> str:
     return f"A typical video ({model}, {size_label(size)}, {seconds} s) costs the server about {usd(cost)}."
+
+
+# --- hard limits and refusals of untrusted requests (see README "Security") -------------------------
+
+ADMIN_ONLY = "Only server managers (Manage Server or Administrator) can use `/sora-admin`."
+GUILD_NOT_ALLOWED = "This bot isn't enabled for this server."
+
+
+def remix_refused(job_id: object) -> str:
+    """The one answer to a remix that can't go ahead (unknown id, another server, not finished, a
+    channel the member can't see): the same words whatever the reason, so ids can't be probed."""
+    return f"I can't remix `{job_id}` here. Pick a finished video from this server that you can see."
+
+
+def leaving_guild_text() -> str:
+    """Posted (where the bot can) before it leaves a server that DISCORD_ALLOWED_GUILD_IDS does not list."""
+    return ("This Sora bot is private: its operator has enabled it only for some servers, and this isn't one "
+            "of them. I'm leaving now; nothing was charged.")
+
+
+def refused_bot_budget(resets_at: datetime) -> str:
+    """The bot-wide monthly ceiling (BOT_USD_PER_MONTH) is reached: nobody can make videos until it renews."""
+    return (f"The bot has reached its monthly spending limit, so no new videos can be made until "
+            f"{discord_time(resets_at, 'f')}.")

@@ -4,6 +4,7 @@ written with who made it (the admin_log table) and answered privately."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import discord
@@ -14,9 +15,11 @@ from bot import admin, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
 from bot.engine.service import Requester
-from bot.texts import shorten, usd
-from cogs.common import sora_bot
+from bot.texts import ADMIN_ONLY, shorten, usd
+from cogs.common import is_manager, sora_bot
 from db.repository import GuildConfig
+
+log = logging.getLogger(__name__)
 
 LIMIT_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.NUMBER_FIELDS.items()]
 LIST_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.LIST_FIELDS.items()]
@@ -28,6 +31,17 @@ class AdminGroup(app_commands.Group):
     def __init__(self, bot: commands.Bot) -> None:
         super().__init__(name="sora-admin", description="Sora settings for this server (managers only)")
         self.bot = sora_bot(bot)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Checked by the bot for every subcommand: Discord's default permission can be overridden by
+        a server (Integrations), so Manage Server, Administrator or BOT_OWNER_IDS is verified here."""
+        perms = interaction.permissions
+        if perms.manage_guild or perms.administrator or is_manager(interaction.user, self.bot.settings.bot_owner_ids):
+            return True
+        command = interaction.command.qualified_name if interaction.command else "sora-admin"
+        log.warning("refused /%s to user %s in guild %s: not a manager", command, interaction.user.id,
+                    interaction.guild_id, extra={"guild": interaction.guild_id, "user": interaction.user.id})
+        raise NotAManager(ADMIN_ONLY)
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(shorten(text, 2000), ephemeral=True)
@@ -218,6 +232,12 @@ def _with_name(value: str, names: dict[str, str]) -> str:
     name = names.get(last)
     label = f"{value} ({name})" if name and name != last else value
     return label if len(label) <= choices.MAX_CHOICE_NAME else value
+
+
+class NotAManager(app_commands.CheckFailure):
+    """A member without Manage Server reached /sora-admin (a server overrode its default permission)."""
+
+    member_facing = True  # the error handler answers with this text, privately
 
 
 def _videos(count: int) -> str:

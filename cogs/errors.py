@@ -31,7 +31,7 @@ def describe(error: app_commands.AppCommandError) -> str | None:
     if isinstance(error, app_commands.TransformerError):
         return f"That value isn't valid: {error.value!r}."
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use this command here."
+        return str(error) if getattr(error, "member_facing", False) else "You can't use this command here."
     if isinstance(original, SoraError):
         return original.user_message
     if isinstance(original, discord.Forbidden):

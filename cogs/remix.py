@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.texts import reply_without_text_hint, safe_excerpt
+from bot.texts import remix_refused, reply_without_text_hint, safe_excerpt
 from cogs.common import (
     missing_permissions_text,
     missing_permissions_words,
@@ -20,7 +20,7 @@ from cogs.common import (
     requester_of,
     sora_bot,
 )
-from cogs.views import REMIX_PREFIX, RemixModal
+from cogs.views import MAX_JOB_ID_DIGITS, REMIX_PREFIX, RemixModal
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,9 @@ def job_id_from_message(message: discord.Message) -> int | None:
     for row in message.components:
         for child in getattr(row, "children", []):
             custom_id = getattr(child, "custom_id", None) or ""
-            if custom_id.startswith(REMIX_PREFIX) and custom_id[len(REMIX_PREFIX):].isdigit():
-                return int(custom_id[len(REMIX_PREFIX):])
+            digits = custom_id[len(REMIX_PREFIX):]
+            if custom_id.startswith(REMIX_PREFIX) and digits.isdigit() and len(digits) <= MAX_JOB_ID_DIGITS:
+                return int(digits)
     return None
 
 
@@ -46,19 +47,32 @@ async def remix_from_interaction(interaction: discord.Interaction, job_id: int, 
     if missing:
         await interaction.followup.send(missing, ephemeral=True)
         return
-    parent = await bot.repo.get_job(job_id)
-    if parent is None:
-        await interaction.followup.send(f"I don't know a video `{job_id}`.", ephemeral=True)
+    parent = await bot.repo.get_job(job_id) if 0 < job_id < 10 ** MAX_JOB_ID_DIGITS else None
+    if parent is None or not can_view_parent(interaction, parent):
+        log.info("remix of job %s refused to user %s", job_id, interaction.user.id,
+                 extra={"guild": interaction.guild_id, "user": interaction.user.id})
+        await interaction.followup.send(remix_refused(job_id), ephemeral=True)
         return
     outcome = await bot.jobs.request_remix(requester_from_interaction(interaction), parent, prompt,
                                            reply_to_message_id=reply_to)
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
+def can_view_parent(interaction: discord.Interaction, parent) -> bool:
+    """The member may see the channel the parent video was posted in (same server, View Channel)."""
+    guild = interaction.guild
+    if guild is None or parent.guild_id != guild.id:
+        return False
+    channel = guild.get_channel_or_thread(parent.channel_id)
+    member = interaction.user if isinstance(interaction.user, discord.Member) else guild.get_member(interaction.user.id)
+    return channel is not None and member is not None and channel.permissions_for(member).view_channel
+
+
 class RemixCog(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = sora_bot(bot)
         self.menu = app_commands.ContextMenu(name="Remix with Sora", callback=self.remix_menu)
+        self.menu = app_commands.guild_only()(self.menu)  # result messages live in servers only
         self.bot.tree.add_command(self.menu)
 
     async def cog_unload(self) -> None:
@@ -76,6 +90,10 @@ class RemixCog(commands.Cog):
     @app_commands.guild_only()
     async def sora_remix(self, interaction: discord.Interaction, video: str, prompt: str) -> None:
         match = re.search(r"\d+", video)
+        if match is not None and len(match.group()) > MAX_JOB_ID_DIGITS:  # no such id: same words as any refusal
+            await interaction.response.send_message(remix_refused(match.group()[:MAX_JOB_ID_DIGITS] + "…"),
+                                                    ephemeral=True)
+            return
         if match is None:
             await interaction.response.send_message("Pick a video from the list.", ephemeral=True)
             return
@@ -91,6 +109,8 @@ class RemixCog(commands.Cog):
     async def on_message(self, message: discord.Message) -> None:
         """A reply to one of our result messages is a remix request; its text is the change."""
         if message.author.bot or message.reference is None or message.reference.message_id is None:
+            return
+        if not self.bot.guild_allowed(message.guild.id if message.guild else None):
             return
         parent = await self.bot.repo.job_by_result_message(message.reference.message_id)
         if parent is None:

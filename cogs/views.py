@@ -12,6 +12,8 @@ import secrets
 import discord
 
 REMIX_PREFIX = "sora:remix:"
+MODAL_TIMEOUT = 15 * 60.0  # an abandoned modal is dropped (Discord's interaction token lives 15 minutes)
+MAX_JOB_ID_DIGITS = 18  # SQLite's INTEGER holds 19 digits; our ids never come near
 
 
 def remix_custom_id(job_id: int) -> str:
@@ -26,7 +28,7 @@ class RemixModal(discord.ui.Modal):
     def __init__(self, job_id: int, *, reply_to: int | None = None) -> None:
         # unique per opening: discord.py keys open modals by custom id, and two members may remix one video
         super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}:{secrets.token_hex(4)}",
-                         timeout=None)
+                         timeout=MODAL_TIMEOUT)
         self.job_id = job_id
         self.reply_to = reply_to  # the result message the remix will answer, as the member saw it
 
@@ -41,7 +43,7 @@ class RemixModal(discord.ui.Modal):
         await report_unexpected(interaction, error, where=f"remix modal for job {self.job_id}")
 
 
-class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<job_id>\d+)"):
+class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<job_id>\d{1,18})"):
     def __init__(self, job_id: int) -> None:
         super().__init__(discord.ui.Button(label="Remix", style=discord.ButtonStyle.secondary, emoji="🎛️",
                                            custom_id=remix_custom_id(job_id)))

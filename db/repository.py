@@ -87,6 +87,14 @@ class Job:
 
 _JOB_COLUMNS = frozenset(f.name for f in fields(Job))
 _REFUND = "UPDATE quota_ledger SET status='refunded', reason=?, closed_at=? WHERE job_id=? AND status='reserved'"
+# A refund of a video rendered upstream: the member's quota comes back, the provider's charge stays
+# spent: what the provider reported for the job (OpenRouter's usage.cost) where it did, else the estimate.
+_REFUND_CHARGED = ("UPDATE quota_ledger SET status='refunded', reason=?, closed_at=?, "
+                   "charged_usd=COALESCE((SELECT provider_cost_usd FROM jobs WHERE jobs.id=quota_ledger.job_id), usd) "
+                   "WHERE job_id=? AND status='reserved'")
+# USD spent: what reserved and settled entries count, plus what refunded-but-rendered ones cost.
+_SPENT_USD = ("COALESCE(SUM(CASE WHEN status IN ('reserved', 'settled') THEN usd "
+              "ELSE COALESCE(charged_usd, 0) END), 0)")
 # reserved → settled at the real amount, never more than reserved
 _SETTLE = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?), closed_at=?
              WHERE job_id=? AND status='reserved'"""
@@ -141,6 +149,7 @@ class UsageRows:
     user_active: int
     guild_active: int
     user_last_submit_at: float | None
+    bot_month_usd: float = 0.0  # every guild's spend this month (BOT_USD_PER_MONTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,11 +248,15 @@ class Repository(CatalogQueries):
         ) as cur:
             entries = [LedgerEntry(r[0], r[1], r[2]) for r in await cur.fetchall()]
         async with conn.execute(
-            f"SELECT COALESCE(SUM(seconds),0), COALESCE(SUM(usd),0) FROM quota_ledger "  # noqa: S608
-            f"WHERE guild_id IS ? AND created_at >= ? AND {counted}",
+            f"SELECT COALESCE(SUM(CASE WHEN {counted} THEN seconds END), 0), {_SPENT_USD} "  # noqa: S608
+            f"FROM quota_ledger WHERE guild_id IS ? AND created_at >= ?",
             (guild_id, month_start),
         ) as cur:
             month = await cur.fetchone()
+        async with conn.execute(
+            f"SELECT {_SPENT_USD} FROM quota_ledger WHERE created_at >= ?", (month_start,)  # noqa: S608
+        ) as cur:
+            bot_month = await cur.fetchone()
         active = tuple(s.value for s in ACTIVE)
         marks = ",".join("?" * len(active))
         async with conn.execute(
@@ -256,7 +269,7 @@ class Repository(CatalogQueries):
         ) as cur:
             last = await cur.fetchone()
         return UsageRows(entries, float(month[0]), float(month[1]), int(counts[0] or 0),
-                         int(counts[1] or 0), last[0])
+                         int(counts[1] or 0), last[0], bot_month_usd=float(bot_month[0]))
 
     async def usage(self, guild_id: int | None, user_id: int, *, month_start: float) -> UsageRows:
         async with self._lock:
@@ -417,8 +430,10 @@ class Repository(CatalogQueries):
                 await conn.execute(_SETTLE_BILLED if billed else _SETTLE, (*charge, at, job_id))
             return Job.from_row(rows[0])
 
-    async def end_job(self, job_id: int, old: JobState, new: JobState, *, code: str, message: str) -> Job | None:
-        """`old` → failed/expired with the error, and the reservation refunded, in one transaction."""
+    async def end_job(self, job_id: int, old: JobState, new: JobState, *, code: str, message: str,
+                      charged: bool = False) -> Job | None:
+        """`old` → failed/expired with the error, and the reservation refunded, in one transaction.
+        `charged`: the video was rendered upstream, so its cost stays in the server's spend."""
         if not can_transition(old, new):
             raise IllegalTransition(job_id, old, new)
         now = self.clock()
@@ -430,7 +445,7 @@ class Repository(CatalogQueries):
                 rows = await cur.fetchall()
             if not rows:
                 return None
-            await conn.execute(_REFUND, (code, now, job_id))
+            await conn.execute(_REFUND_CHARGED if charged else _REFUND, (code, now, job_id))
             return Job.from_row(rows[0])
 
     async def refund_ended_jobs(self) -> int:

@@ -319,3 +319,21 @@ def test_compose_matches_the_dockerfile():
     for key, value in service.get("environment", {}).items():
         assert key in ALIASES
         assert image_env.get(key) == value, f"compose and the image disagree on {key}"
+
+
+def test_the_lock_pins_every_runtime_dependency_within_its_range():
+    """The Docker image installs requirements.lock (then the project with --no-deps): a dependency
+    added to pyproject.toml but not re-locked would be missing from the image."""
+    from packaging.requirements import Requirement
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    pinned = {canonical(name): version for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", lock,
+                                                                          flags=re.M)}
+    for line in PYPROJECT["project"]["dependencies"]:
+        requirement = Requirement(line)
+        name = canonical(requirement.name)
+        assert name in pinned, f"{requirement.name} is not in requirements.lock: re-run the Dockerfile's pip-compile"
+        assert pinned[name] in requirement.specifier, f"{name}=={pinned[name]} is outside {requirement.specifier}"

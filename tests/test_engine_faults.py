@@ -20,7 +20,8 @@ from tests.fakes.relay import FakeRelay
 
 
 def relay_settings(tmp_path, relay: FakeRelay, dialect: str):
-    return make_settings(tmp_path, SORA_PROVIDER=dialect, SORA_BASE_URL=relay.base_url, SORA_API_KEY="k")
+    return make_settings(tmp_path, SORA_PROVIDER=dialect, SORA_BASE_URL=relay.base_url, SORA_API_KEY="k",
+                         SORA_TRUSTED_ORIGINS=relay.cdn_origin)
 
 
 async def test_expired_direct_link_falls_back_to_content(tmp_path):

@@ -174,3 +174,28 @@ async def test_a_pause_in_the_database_holds_submissions_after_a_restart(tmp_pat
             await h.wait_for(outcome.job.id, "delivered", timeout=20)  # the probe after `until` succeeds
             assert await h.repo.submission_pause("openrouter") is None and fake.create_count == 1
         await provider.aclose()
+
+
+async def test_an_undelivered_render_stays_in_the_spend_at_the_real_charge(tmp_path):
+    """Rendered upstream, never delivered: the member is refunded, the server's spend records what
+    OpenRouter really charged (usage.cost), not the estimate."""
+    from bot.engine.ports import DeliveryRejected
+    from tests.engine_harness import RecordingPublisher
+
+    class Undeliverable(RecordingPublisher):
+        async def publish_result(self, job, video, caption):
+            raise DeliveryRejected("the channel no longer exists")
+
+    async with FakeOpenRouter(api_key=KEY, render_seconds=0.2, cost_per_second=0.37) as fake:
+        provider = OpenRouterProvider(base_url=fake.base_url, api_key=KEY)
+        async with Harness(settings_for(tmp_path), provider, publisher=Undeliverable()) as h:
+            out = await h.service.request_video(member(), prompt="into the void", model="google/veo-3.1", seconds=8)
+            assert out.accepted, out.message
+            job = await h.wait_for(out.job.id, "failed")
+            assert job.error_code == "undeliverable" and job.provider_cost_usd == pytest.approx(2.96)
+            entry = await ledger(h, job.id)
+            assert entry["status"] == "refunded" and entry["usd"] == pytest.approx(3.2)  # the estimate, 0.40/s
+            assert entry["charged_usd"] == pytest.approx(2.96)
+            usage = await h.service.usage(member())
+            assert usage.user_entries == () and float(usage.guild_month_usd) == pytest.approx(2.96)
+        await provider.aclose()

@@ -44,6 +44,9 @@ async def fake() -> AsyncIterator[FakeOpenRouter]:
 
 
 def provider_for(fake: FakeOpenRouter, **options) -> OpenRouterProvider:
+    # The fake's signed-URL host is plain http on loopback: trusted here as an operator would list it
+    # (SORA_TRUSTED_ORIGINS); the key still goes to the base URL's origin only.
+    options.setdefault("trusted_origins", [fake.cdn_origin])
     return OpenRouterProvider(base_url=fake.base_url, api_key=KEY, retry=FAST, sleep=_no_sleep, **options)
 
 

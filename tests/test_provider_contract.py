@@ -74,18 +74,22 @@ class Env:
         await asyncio.sleep(0)
 
     def make(self, *, profile=None, api_key: str = KEY, base_url: str | None = None, timeout: float = 5.0,
-             retry: RetryPolicy = FAST, limits: RequestLimits = LIMITS) -> HttpVideoProvider:
+             retry: RetryPolicy = FAST, limits: RequestLimits = LIMITS,
+             trusted_origins: list[str] | None = None) -> HttpVideoProvider:
+        # The fake CDN is plain http on loopback: trusted here as an operator would list it.
+        trusted = trusted_origins or [self.relay.cdn_origin]
         if self.relay.dialect == "openrouter":
             provider: HttpVideoProvider = OpenRouterProvider(
                 base_url=base_url or self.relay.base_url, api_key=api_key,
                 profile=profile or profile_for("openrouter", {}, OPENROUTER_MODELS), timeout=timeout,
-                retry=retry, limits=limits, sleep=self._sleep, models=load_models())  # as if listed at start
+                retry=retry, limits=limits, sleep=self._sleep, models=load_models(),  # as if listed at start
+                trusted_origins=trusted)
             self._providers.append(provider)
             return provider
         provider = HttpVideoProvider(
             base_url=base_url or self.relay.base_url, api_key=api_key,
             profile=profile or profile_for(self.relay.dialect), timeout=timeout, retry=retry,
-            limits=limits, sleep=self._sleep)
+            limits=limits, sleep=self._sleep, trusted_origins=trusted)
         self._providers.append(provider)
         return provider
 
@@ -119,7 +123,8 @@ async def any_provider(request, tmp_path) -> AsyncIterator[tuple[VideoProvider, 
     async with fake_for(request.param, api_key=KEY, render_seconds=0.3) as relay:
         models = json.dumps(OPENROUTER_MODELS) if request.param == "openrouter" else "{}"
         settings = Settings(_env_file=None, SORA_PROVIDER=request.param, SORA_BASE_URL=relay.base_url,
-                            SORA_API_KEY=KEY, DATA_DIR=tmp_path / "data", SORA_MODELS=models)
+                            SORA_API_KEY=KEY, DATA_DIR=tmp_path / "data", SORA_MODELS=models,
+                            SORA_TRUSTED_ORIGINS=relay.cdn_origin)
         provider = build_provider(settings, retry=FAST)
         yield provider, relay
         await provider.aclose()
@@ -485,7 +490,7 @@ async def test_status_path_override_is_configuration(env, tmp_path):
     async with fake_for(env.relay.dialect, api_key=KEY, render_seconds=0.2,
                         paths={"status": "/result/{id}"}) as relay:
         models = OPENROUTER_MODELS if relay.dialect == "openrouter" else {}
-        provider = env.make(base_url=relay.base_url,
+        provider = env.make(base_url=relay.base_url, trusted_origins=[relay.cdn_origin],
                             profile=profile_for(relay.dialect, {"status": "/result/{id}"}, models))
         done, _ = await finished(provider, await provider.create(CreateVideo(prompt="a cat")))
         assert done.state is VideoState.COMPLETED

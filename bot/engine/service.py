@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
-from bot.texts import accepted_text, continuation_unsupported, credit_paused_note
+from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
 from db.repository import Job, NewJob, UsageRows
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ def _usage(rows: UsageRows) -> quota.Usage:
         user_active_jobs=rows.user_active,
         guild_active_jobs=rows.guild_active,
         user_last_submission=at(rows.user_last_submit_at) if rows.user_last_submit_at else None,
+        bot_month_usd=Decimal(str(rows.bot_month_usd)),
     )
 
 
@@ -190,6 +191,11 @@ class JobService:
             return Outcome(refusal, refusal="blocked")
         image_path = None
         if image is not None:
+            # Decoding costs memory and CPU: only for a request the quota and cooldown would accept
+            # (create_job decides again, atomically, when it writes the job).
+            early = await self._quota_precheck(who, quota.Request(request.model, request.size, request.seconds))
+            if early is not None:
+                return early
             try:
                 fitted, mime = await fit_first_frame_async(image, request.size, mode=image_mode)
             except errors.InvalidRequest as exc:
@@ -204,10 +210,8 @@ class JobService:
                             reply_to_message_id: int | None = None) -> Outcome:
         if not self.ctx.provider.supports_remix:
             return Outcome(errors.RemixUnsupported.user_message, refusal="remix_unsupported")
-        if parent.provider_id is None or parent.state not in REMIXABLE:
-            return Outcome("That video isn't finished yet, so it can't be remixed.", refusal="invalid")
-        if parent.guild_id != who.guild_id:
-            return Outcome("You can only remix videos made in this server.", refusal="invalid")
+        if parent.provider_id is None or parent.state not in REMIXABLE or parent.guild_id != who.guild_id:
+            return Outcome(remix_refused(parent.id), refusal="invalid")
         can_continue = getattr(self.ctx.provider, "can_continue", None)  # OpenRouter: only some models
         if can_continue is not None and not can_continue(parent.model):
             return Outcome(continuation_unsupported(parent.model), refusal="remix_unsupported")
@@ -253,6 +257,18 @@ class JobService:
             return f"Videos can't be made in this channel. Try {where}."
         return None
 
+    async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
+        """The quota decision on the current usage, without writing anything; None when allowed."""
+        limits = await self.limits_for(who)
+        now = datetime.fromtimestamp(self.ctx.clock(), UTC)
+        decision = quota.decide(request, limits, await self.usage(who), now, prices=await self.prices_for(who.guild_id),
+                                bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
+        if decision.allowed:
+            return None
+        if self.ctx.metrics is not None and decision.reason is not None:
+            self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+        return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
+
     def _store_image(self, data: bytes, mime: str) -> str:
         folder = self.ctx.config.data_dir / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -274,7 +290,8 @@ class JobService:
             cost = Decimal(0)  # unpriced: `decide` refuses it where the guild has a budget
         job, decision = await self.ctx.repo.create_job(
             new,
-            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass),
+            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass,
+                                             bot_budget=self.settings.bot_usd_per_month),
             allowed=lambda d: d.allowed,
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
             month_start=quota.month_start(now).timestamp())

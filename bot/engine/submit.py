@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import next_poll_delay
+from bot.metrics import failure_reason
 from bot.sora import errors
 from bot.sora.models import CreateVideo, Video, VideoError
 from bot.texts import FailureKind, failure_text
@@ -203,11 +205,13 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
                state: JobState = JobState.FAILED) -> None:
     """End the job (failed or expired) and refund its reservation (one transaction), then mark the
     status message and tell the requester in a new message that mentions them."""
-    moved = await ctx.repo.end_job(job.id, old, state, code=code[:64], message=text[:1000])
+    rendered = old in (JobState.COMPLETED, JobState.DOWNLOADING, JobState.DELIVERING)  # the provider charged
+    code = re.sub(r"[^A-Za-z0-9_.:-]", "_", code.strip())[:64] or "failed"  # may be the provider's words
+    moved = await ctx.repo.end_job(job.id, old, state, code=code, message=text[:1000], charged=rendered)
     if moved is None:
         return
     if ctx.metrics is not None:
-        ctx.metrics.failures.labels(reason=code[:32]).inc()
+        ctx.metrics.failures.labels(reason=failure_reason(code)).inc()
     await publish_progress(ctx, moved, force=True)
     try:
         await ctx.publisher.publish_failure(moved, text)

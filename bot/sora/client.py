@@ -6,19 +6,27 @@ when to send again is decided by `retry.py`. This file sends requests and stream
 The API key goes only into the `Authorization` header of requests to the base URL's origin: never
 into a log line or an error, and never to a download host elsewhere (pre-signed URLs carry their own
 authorization, and some storage services refuse a request that carries two).
+
+Provider answers are untrusted: every body is read through `bounded.read_body` (at most ~1 MiB,
+never inflated beyond it), every download through `bounded.stream_to_file` (byte cap, free-disk
+reserve, identity encoding only, a deadline, Range resume), and every download URL and redirect hop
+through `safety.DownloadGuard` with connections pinned to the checked address (`guarded_client`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.sora.bounded import BrokenOff, DownloadLimits, content_range_start, read_body, stream_to_file
 from bot.sora.dialects import CreateEncoding, DialectProfile
 from bot.sora.errors import (
     DownloadExpired,
@@ -32,6 +40,7 @@ from bot.sora.errors import (
 from bot.sora.models import CreateVideo, Variant, Video
 from bot.sora.parse import error_from_response, parse_video, parse_video_list, request_id
 from bot.sora.retry import Action, Failure, RetryPolicy
+from bot.sora.safety import DownloadGuard, RefusedURL, Resolver, guarded_client
 from bot.sora.validate import RequestLimits
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,10 @@ _LIST_PAGE_MAX = 100
 # A pre-signed URL that no longer works answers one of these (S3 and most CDNs say 403).
 _EXPIRED_DIRECT = frozenset({401, 403, 404, 410})
 _EXPIRED_CONTENT = frozenset({404, 410})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+# Compressed API answers only in encodings `read_body` inflates with a ceiling.
+_API_ENCODINGS = "gzip, deflate"
 
 
 def _failure_of(exc: httpx.HTTPError) -> Failure | None:
@@ -60,6 +73,18 @@ def _port(url: httpx.URL) -> int | None:
     return url.port or {"http": 80, "https": 443}.get(url.scheme)
 
 
+_BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def _buffered(response: httpx.Response) -> httpx.Response:
+    """`response` with its body read through `read_body` (bounded, inflated by us), as a plain
+    response whose `.content` / `.json()` work. Raises httpx errors when the body breaks off."""
+    body = await read_body(response)
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _BODY_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request,
+                          extensions={k: v for k, v in response.extensions.items() if k != "network_stream"})
+
+
 class HttpVideoProvider:
     """A `VideoProvider` over HTTP. Give it an `httpx.AsyncClient` to share a connection pool (it is
     then not closed by `aclose`), or let it build its own."""
@@ -76,6 +101,9 @@ class HttpVideoProvider:
         limits: RequestLimits | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         chunk_size: int = 256 * 1024,
+        trusted_origins: Sequence[str] = (),
+        download_limits: DownloadLimits | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         if not base_url or not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL, e.g. https://api.openai.com/v1")
@@ -93,6 +121,10 @@ class HttpVideoProvider:
         self._chunk_size = chunk_size
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=self._timeout)
+        # Downloads (any URL a provider hands us, and the content endpoint) go through the guard.
+        self.download_guard = DownloadGuard([self._base, *trusted_origins], resolver=resolver)
+        self._downloads = guarded_client(self.download_guard, timeout=self._timeout)
+        self._download_limits = download_limits or DownloadLimits()
         self.name = profile.name
         self.supports_remix = profile.has("remix")
         self.supports_list = profile.has("list")
@@ -109,6 +141,7 @@ class HttpVideoProvider:
         await self.aclose()
 
     async def aclose(self) -> None:
+        await self._downloads.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -132,15 +165,18 @@ class HttpVideoProvider:
         replay_safe: bool,
         auth: bool = True,
         stream: bool = False,
-        follow_redirects: bool = False,
+        client: httpx.AsyncClient | None = None,
         idempotency_key: str | None = None,
         **request: Any,
     ) -> httpx.Response:
-        """Send with retries; return the final response, whatever its status. Raises
-        `ProviderUnavailable`/`RateLimited` when retries are spent, `UnknownOutcome` when a request
-        that is not safe to replay may have taken effect."""
+        """Send with retries; return the final response, whatever its status. Its body is read
+        through `read_body` (at most ~1 MiB, `.content` ready) unless `stream=True` (then read it
+        with `stream_to_file` or `read_body`). Raises `ProviderUnavailable`/`RateLimited` when
+        retries are spent, `UnknownOutcome` when a request that is not safe to replay may have
+        taken effect (an answer that broke off mid-body included)."""
         url = httpx.URL(url)
-        headers = {"User-Agent": USER_AGENT, **request.pop("headers", {})}
+        http = client or self._http
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": _API_ENCODINGS, **request.pop("headers", {})}
         if auth:
             headers["Authorization"] = f"Bearer {self._api_key}"
         if idempotency_key and self._profile.idempotency_header:
@@ -149,12 +185,13 @@ class HttpVideoProvider:
         attempt = 0
         while True:
             attempt += 1
-            built = self._http.build_request(method, url, headers=headers, timeout=self._timeout, **request)
+            built = http.build_request(method, url, headers=headers, timeout=self._timeout, **request)
             response: httpx.Response | None = None
             failure: Failure | None = None
             cause: httpx.HTTPError | None = None
             try:
-                response = await self._http.send(built, stream=stream, follow_redirects=follow_redirects)
+                sent = await http.send(built, stream=True, follow_redirects=False)
+                response = sent if stream else await _buffered(sent)  # a broken body: no response
             except httpx.HTTPError as exc:
                 failure = _failure_of(exc)
                 if failure is None:
@@ -189,19 +226,22 @@ class HttpVideoProvider:
 
     @staticmethod
     async def _error_body(response: httpx.Response) -> bytes:
-        """The (small) body of an error answer, read and closed; empty if the connection broke."""
+        """The body of an error answer (at most ~1 MiB), read and closed; empty if the connection broke."""
         try:
-            return await response.aread()
+            return response.content  # already read (and bounded) by `_send`
+        except httpx.ResponseNotRead:
+            pass
+        try:
+            return await read_body(response)
         except httpx.HTTPError:
             return b""
-        finally:
-            await response.aclose()
 
     def _api_url(self, path: str) -> str:
         return self._base + path
 
     async def _call(self, method: str, path: str, *, replay_safe: bool, **request: Any) -> httpx.Response:
-        """An API call whose answer must be a success; its error answer becomes the typed error."""
+        """An API call whose answer must be a success (its body read, at most ~1 MiB); an error
+        answer becomes the typed error."""
         response = await self._send(method, self._api_url(path), replay_safe=replay_safe, **request)
         if not response.is_success:
             raise error_from_response(response.status_code, response.content, response.headers,
@@ -210,8 +250,8 @@ class HttpVideoProvider:
 
     def _json(self, response: httpx.Response) -> Any:
         try:
-            return response.json()
-        except ValueError:
+            return json.loads(response.content)
+        except ValueError:  # also a body cut at the size ceiling
             raise SoraError(f"the {self.name} provider answered with something other than JSON",
                             status_code=response.status_code, request_id=request_id(response.headers)) from None
 
@@ -318,57 +358,93 @@ class HttpVideoProvider:
 
     async def _fetch_content(self, video_id: str, dest: Path, variant: Variant) -> int:
         params = {} if variant is Variant.VIDEO else {"variant": variant.value}
-        url = self._api_url(self._profile.path("content", video_id))
-        return await self._fetch(url, dest, auth=True, expired=_EXPIRED_CONTENT, params=params)
+        url = httpx.URL(self._api_url(self._profile.path("content", video_id)), params=params)
+        return await self.fetch_to_file(url, dest, expired=_EXPIRED_CONTENT)
 
     async def _fetch_direct(self, url: str, dest: Path) -> int:
         absolute = self._base_url.join(url)  # a relative URL is on the API's host
-        return await self._fetch(absolute, dest, auth=self._same_origin(absolute), expired=_EXPIRED_DIRECT)
+        return await self.fetch_to_file(absolute, dest, expired=_EXPIRED_DIRECT)
 
-    async def _fetch(self, url: str | httpx.URL, dest: Path, *, auth: bool, expired: frozenset[int],
-                     params: dict[str, str] | None = None) -> int:
-        response = await self._send("GET", url, replay_safe=True, auth=auth, stream=True,
-                                    follow_redirects=True, params=params,
-                                    headers={"Accept-Encoding": "identity"})
-        try:
-            if not response.is_success:
-                body = await self._error_body(response)
-                error = error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
-                if response.status_code in expired:
-                    raise DownloadExpired(f"{self._describe('GET', httpx.URL(url))}: {error.message}",
-                                          status_code=error.status_code, code=error.code,
-                                          request_id=error.request_id)
-                raise error
-            return await self._stream_to_file(response, dest)
-        finally:
-            await response.aclose()
+    async def _fetch(self, url: str | httpx.URL, dest: Path, *, auth: bool | None = None,
+                     expired: frozenset[int] = _EXPIRED_DIRECT, params: dict[str, str] | None = None) -> int:
+        """The older name of `fetch_to_file`, kept for dialect subclasses: `auth` is ignored (the
+        key goes to the base URL's origin and nowhere else), `params` are added to the URL."""
+        return await self.fetch_to_file(httpx.URL(str(url), params=params) if params else url, dest,
+                                        expired=expired)
 
-    async def _stream_to_file(self, response: httpx.Response, dest: Path) -> int:
-        """Write the body to `dest` chunk by chunk (through `dest.part`, renamed when complete)."""
-        length = response.headers.get("content-length")
-        expected = int(length) if length and length.isdigit() else None
+    async def fetch_to_file(self, url: str | httpx.URL, dest: Path, *,
+                            expired: frozenset[int] = _EXPIRED_DIRECT) -> int:
+        """Download a provider-supplied URL to `dest`, hostile-input safe (see the module docstring):
+        the key only on the base URL's origin, every hop checked by the guard, the body bounded,
+        resumed with Range when the server accepts ranges. Returns the bytes written. Raises
+        `DownloadExpired` for an `expired` status, `RefusedURL` / `DownloadFailed` otherwise, with
+        member-facing words that never quote the download host."""
+        limits = self._download_limits
+        deadline = time.monotonic() + limits.deadline_seconds
         partial = dest.with_name(dest.name + ".part")
-        await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
-        written = 0
+        offset, resumes, ranged = 0, 0, False
         try:
-            handle = await asyncio.to_thread(partial.open, "wb")
-            try:
-                async for chunk in response.aiter_bytes(self._chunk_size):
-                    await asyncio.to_thread(handle.write, chunk)
-                    written += len(chunk)
-            except httpx.TransportError as exc:
-                raise DownloadFailed(f"the download broke off after {written} bytes"
-                                     + (f" of {expected}" if expected is not None else "")
-                                     + f" ({type(exc).__name__})") from exc
-            finally:
-                await asyncio.to_thread(handle.close)
-            if expected is not None and written != expected:
-                raise DownloadFailed(f"the download ended after {written} of {expected} bytes")
-            if written == 0:
-                raise DownloadFailed("the download was empty")
-            await asyncio.to_thread(partial.replace, dest)
+            while True:
+                response = await self._open_download(httpx.URL(url), offset)
+                try:
+                    ranged = ranged or response.headers.get("accept-ranges", "").strip().lower() == "bytes"
+                    if offset and not (response.status_code == 206 and content_range_start(response) == offset):
+                        offset = 0  # the server sent the whole file again (or a range we did not ask for)
+                        if response.status_code == 206:
+                            raise DownloadFailed("the download host answered a range that was not asked for")
+                    if not response.is_success:
+                        await self._download_error(response, expired)
+                    try:
+                        size = await stream_to_file(response, partial, limits=limits, deadline=deadline,
+                                                    offset=offset, chunk_size=self._chunk_size)
+                    except BrokenOff as exc:
+                        if not ranged or resumes >= limits.max_resumes or exc.written == 0:
+                            raise
+                        resumes += 1
+                        offset = exc.written
+                        log.info("sora %s: %s; resuming at byte %d", self.name, exc.message, offset)
+                        continue
+                finally:
+                    await response.aclose()
+                await asyncio.to_thread(partial.replace, dest)
+                return size
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        return written
 
+    async def _open_download(self, url: httpx.URL, offset: int) -> httpx.Response:
+        """GET `url` through the guarded client, following redirects hop by hop (each one checked)."""
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        for _ in range(_MAX_REDIRECTS + 1):
+            self.download_guard.check_url(url)
+            try:
+                response = await self._send("GET", url, replay_safe=True, auth=self._same_origin(url), stream=True,
+                                            client=self._downloads, headers=dict(headers))
+            except (RefusedURL, DownloadFailed):
+                raise
+            except SoraError as exc:  # retries spent: words from the host never reach a member
+                raise DownloadFailed(f"{self._describe('GET', url)}: {exc.message}",
+                                     status_code=exc.status_code) from exc
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                return response
+            location = response.headers["location"]
+            await response.aclose()
+            url = url.join(location)
+        raise DownloadFailed(f"the download was redirected more than {_MAX_REDIRECTS} times")
+
+    async def _download_error(self, response: httpx.Response, expired: frozenset[int]) -> None:
+        """Raise for a failed download. The host's own words go to the log only (and only the API's:
+        another host's body is not even read)."""
+        url = response.request.url
+        what = self._describe("GET", url)
+        detail = f"HTTP {response.status_code}"
+        if self._same_origin(url):
+            body = await self._error_body(response)
+            error = error_from_response(response.status_code, body, response.headers, secrets=self._secrets)
+            detail = str(error)
+        log.warning("sora %s: download %s failed: %s", self.name, what, detail)
+        cls = DownloadExpired if response.status_code in expired else DownloadFailed
+        raise cls(f"{what}: HTTP {response.status_code}", status_code=response.status_code,
+                  request_id=request_id(response.headers))

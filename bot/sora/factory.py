@@ -9,6 +9,7 @@ import httpx
 
 from bot.settings import ProviderName, Settings
 from bot.sora.base import VideoProvider
+from bot.sora.bounded import DownloadLimits, MiB
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from bot.sora.retry import RetryPolicy
@@ -58,4 +59,8 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
         timeout=settings.sora_timeout_seconds,
         retry=retry,
         limits=RequestLimits.from_settings(settings),
+        trusted_origins=settings.sora_trusted_origins,
+        download_limits=DownloadLimits(max_bytes=settings.sora_max_download_mb * MiB,
+                                       disk_reserve_bytes=settings.disk_reserve_mb * MiB,
+                                       deadline_seconds=settings.sora_download_timeout_seconds),
     )

@@ -275,7 +275,7 @@ class SimulatedProvider:
             seed = int(video_id[4:12], 16)
             image = self.data_dir / "images" / record["image_file"] if record.get("image_file") else None
             if image is not None and image.exists():
-                background = ["-loop", "1", "-framerate", str(RENDER_FPS), "-i", str(image)]
+                background = ["-loop", "1", "-framerate", str(RENDER_FPS), *media.file_input(image, "image2")]
                 first = (f"[0:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
                          f"crop={width}:{height},setsar=1[bg]")
             else:
@@ -285,7 +285,7 @@ class SimulatedProvider:
                 first = "[0:v]null[bg]"
             partial = final.with_name(final.name + ".part")
             args = [
-                "-y", *background, "-i", str(caption),
+                "-y", *background, *media.file_input(caption, "image2"),
                 "-f", "lavfi", "-i", f"sine=frequency={220 + seed % 440}:sample_rate=44100",
                 "-filter_complex", f"{first};[bg][1:v]overlay=0:0,format=yuv420p[v]",
                 "-map", "[v]", "-map", "2:a", "-t", str(seconds), "-r", str(RENDER_FPS),
@@ -313,7 +313,7 @@ class SimulatedProvider:
             at = min(1.0, float(record["seconds"]) / 2)
             partial = thumb.with_name(thumb.name + ".part")
             code, errors = await media.run_ffmpeg(
-                ["-y", "-ss", f"{at:.2f}", "-i", str(video), "-frames:v", "1", "-c:v", "png", "-v", "error",
+                ["-y", "-ss", f"{at:.2f}", *media.file_input(video), "-frames:v", "1", "-c:v", "png", "-v", "error",
                  "-f", "image2", str(partial)], timeout=self.render_timeout, what="grab a thumbnail",
                 heavy=False)
             if code != 0:

@@ -152,3 +152,17 @@ async def test_price_budget_cooldown_and_seconds_limits_each_refuse_in_words(fak
         assert "accepted" not in monthly and "month" in monthly
         assert len(await product.resources.provider.list()) == 1  # only the one accepted video went upstream
         await wait_delivered(fake, first)
+
+
+async def test_admin_group_is_checked_by_the_bot_when_a_server_overrides_the_default(fake, tmp_path, caplog):
+    alice = fake.user("alice")
+    fake.override_command_permissions("sora-admin")  # Integrations: "everyone may use /sora-admin"
+    async with running_product(fake, product_settings(tmp_path, fake)):
+        refused = await ask(fake, "alice", "sora-admin limit", {"limit": "user_videos_per_day", "value": "1000"})
+        assert refused == "Only server managers (Manage Server or Administrator) can use `/sora-admin`."
+        assert await ask(fake, "alice", "sora-admin block", {"member": fake.user("bob")}) == refused
+        assert any("refused /sora-admin" in r.getMessage() and str(alice.id) in r.getMessage()
+                   for r in caplog.records), "the refusal is logged"
+        assert await ask(fake, "mod", "sora-admin log") == "No changes yet.", "nothing was changed"
+        shown = await ask(fake, "mod", "sora-admin show")
+        assert "videos per member per 24 h: **3**" in shown

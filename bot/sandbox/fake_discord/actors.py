@@ -148,7 +148,9 @@ class MemberDriver:
         if cmd is None:
             raise ClientRefused(f"no synced command {name!r} of type {kind}")
         needed = cmd.get("default_member_permissions")
-        if needed is not None and (self.world.permissions(user.id, channel.id) & int(needed)) != int(needed):
+        overridden = name in self.everyone_may_use
+        if needed is not None and not overridden and (
+                self.world.permissions(user.id, channel.id) & int(needed)) != int(needed):
             raise ClientRefused(f"{user.name} lacks the permissions {needed} that {name!r} requires")
         return cmd
 

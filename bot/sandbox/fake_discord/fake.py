@@ -95,6 +95,11 @@ class FakeDiscord(MemberDriver):
         for name in managers:
             self._new_member(name, [self.manager_role.id])
         self.synced_commands: dict[int | None, list[dict[str, Any]]] = {}
+        # Commands a server admin opened to everyone under Server Settings > Integrations: the
+        # client then offers them whatever their default_member_permissions say.
+        self.everyone_may_use: set[str] = set()
+        self.left_guilds: list[int] = []  # guilds the bot left (DELETE /users/@me/guilds/{id})
+        self.other_guilds: dict[int, dict[str, Any]] = {}  # guilds the bot was added to besides the world's
         self.calls: list[RestCall] = []
         self.cdn_downloads: list[int] = []
         self.gateway = GatewayHub(self)
@@ -244,6 +249,26 @@ class FakeDiscord(MemberDriver):
         kind = 0 if target_id in self.world.roles else 1
         chan.overwrites[target_id] = Overwrite(target_id, kind, int(allow), int(deny))
         await self.gateway.dispatch("CHANNEL_UPDATE", chan.payload(), intent=Intent.GUILDS)
+
+    async def add_bot_to_guild(self, name: str = "Another Server") -> int:
+        """Someone adds the bot to a second server: GUILD_CREATE for it, as Discord sends on a join.
+        That server is a shell (one channel, the bot its only member): only leaving it is served."""
+        gid = self.snowflake()
+        world = self.world
+        channel = FakeChannel(self.snowflake(), "welcome", gid)
+        guild = {**world.guild_payload(include_members=False), "id": str(gid), "name": name,
+                 "owner_id": str(world.owner_id), "member_count": 1, "system_channel_id": str(channel.id),
+                 "roles": [FakeRole(gid, "@everyone", DEFAULT_MEMBER_PERMISSIONS).payload()],
+                 "channels": [channel.payload()],
+                 "members": [{**world.member_payload(world.bot.id), "roles": []}]}
+        guild.pop("unavailable", None)  # a join carries no `unavailable` (False means "back after an outage")
+        self.other_guilds[gid] = guild
+        await self.gateway.dispatch("GUILD_CREATE", guild, intent=Intent.GUILDS)
+        return gid
+
+    def override_command_permissions(self, name: str) -> None:
+        """What a server admin does under Integrations: let every member use command `name`."""
+        self.everyone_may_use.add(name)
 
     async def deny_bot(self, channel: str | int | FakeChannel, permissions: int) -> None:
         await self.set_overwrite(channel, self.world.bot, deny=permissions)

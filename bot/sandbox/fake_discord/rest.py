@@ -30,7 +30,7 @@ from bot.sandbox.fake_discord.rules import (
     too_long,
     unknown,
 )
-from bot.sandbox.fake_discord.state import FakeChannel, Perm, StoredMessage
+from bot.sandbox.fake_discord.state import FakeChannel, Intent, Perm, StoredMessage
 
 if TYPE_CHECKING:
     from bot.sandbox.fake_discord.fake import FakeDiscord
@@ -103,6 +103,7 @@ class RestRoutes:
             add(method, f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                 self.reaction)
         add("GET", f"{api}/guilds/{{guild_id}}", self.guild)
+        add("DELETE", f"{api}/users/@me/guilds/{{guild_id}}", self.leave_guild)
         add("GET", f"{api}/guilds/{{guild_id}}/channels", self.guild_channels)
         add("GET", f"{api}/guilds/{{guild_id}}/roles", self.guild_roles)
         add("GET", f"{api}/guilds/{{guild_id}}/members", self.guild_members)
@@ -318,6 +319,17 @@ class RestRoutes:
     def _guild(self, request: web.Request) -> None:
         if _int(request, "guild_id") != self.fake.world.guild_id:
             raise unknown(10004, "Guild")
+
+    async def leave_guild(self, request: web.Request) -> web.Response:
+        """The bot leaves the guild: 204, then GUILD_DELETE (no `unavailable`: it was removed)."""
+        guild_id = _int(request, "guild_id")
+        if guild_id in self.fake.other_guilds:
+            del self.fake.other_guilds[guild_id]
+        else:
+            self._guild(request)
+        self.fake.left_guilds.append(guild_id)
+        await self.fake.gateway.dispatch("GUILD_DELETE", {"id": str(guild_id)}, intent=Intent.GUILDS)
+        return web.Response(status=204)
 
     async def guild(self, request: web.Request) -> web.Response:
         self._guild(request)
