@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.engine.outbox import EditBudget
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from cogs.ratelimits import EditBudgets
 from cogs.views import RemixButton, remix_custom_id
 from db.repository import Job
 
@@ -37,8 +39,9 @@ def result_nonce(job: Job) -> str:
 
 
 class DiscordPublisher:
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, budgets: EditBudgets | None = None) -> None:
         self.bot = bot
+        self.budgets = budgets or EditBudgets()  # learned from the headers when the bot traces them
         # The authoritative per-guild upload limit, from the latest interaction's attachment_size_limit.
         self.upload_limits: dict[int, int] = {}
 
@@ -60,6 +63,9 @@ class DiscordPublisher:
         return channel  # type: ignore[return-value]
 
     # --- Publisher ---------------------------------------------------------------------------------
+    def edit_budget(self, channel_id: int) -> EditBudget | None:
+        return self.budgets.get(channel_id)
+
     async def upload_limit(self, job: Job) -> int:
         if job.guild_id is not None and job.guild_id in self.upload_limits:
             return self.upload_limits[job.guild_id]

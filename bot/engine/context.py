@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
 from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, expected_render_seconds
@@ -32,6 +33,8 @@ class EngineConfig:
     burst: int = 4
     lease_seconds: float = 300.0  # a claimed job is someone's for this long
     progress_interval: float = 10.0  # at most one status edit per job per this many seconds
+    edit_limit: int = 4  # status edits per channel per `edit_window` s until Discord's headers say more …
+    edit_window: float = 5.0  # … (Discord allows about 5 per 5 s; scaled by `time_scale`)
     submit_attempts: int = 6  # a provider refusing (429/5xx) this many times in a row: the job fails, refunded
     unexpected_attempts: int = 6  # a step failing with an unexpected error this often: the job fails, refunded
     deadline_factor: float = 10.0  # still rendering upstream after this × the expected time …
@@ -59,9 +62,15 @@ class EngineContext:
     # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
     guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
 
+    outbox: ChannelOutbox = field(init=False)
+
     def __post_init__(self) -> None:
         if self.bucket is None:
             self.bucket = TokenBucket(self.config.requests_per_second, self.config.burst)
+        scale = self.config.time_scale
+        self.outbox = ChannelOutbox(self.publisher, self.repo, clock=self.clock, default_limit=self.config.edit_limit,
+                                    default_window=self.config.edit_window * scale, margin=0.25 * scale,
+                                    metrics=self.metrics)
 
     @property
     def schedule(self) -> ScheduleConfig:

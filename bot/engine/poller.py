@@ -84,6 +84,7 @@ class Poller:
                 log.info("stopped with %d in-flight job steps cancelled; they resume at next start", len(pending))
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        await self.ctx.outbox.close(grace=max(0.2, min(1.0, deadline - loop.time())))
 
     # --- the loop ---------------------------------------------------------------------------------
     async def _run(self) -> None:

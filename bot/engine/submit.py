@@ -180,7 +180,8 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
         ctx.metrics.failures.labels(reason=code[:32]).inc()
     await publish_progress(ctx, moved, force=True)
     try:
-        await ctx.publisher.publish_failure(moved, text)
+        # after the status message says "failed, see below", ahead of the channel's refreshes
+        await ctx.outbox.call(moved, lambda: ctx.publisher.publish_failure(moved, text), after_status=True)
     except Exception:
         log.exception("could not tell the requester about the failure", extra=ctx.extra(job))
 

@@ -1,0 +1,299 @@
+"""The per-channel outbox: every message the engine sends to Discord, off the job steps' path.
+
+A job step never awaits a status edit. `offer_status` stores the newest text for the job's status
+message and returns; a worker per busy channel (one request in flight per channel, so rate-limit
+headers stay exact) sends, in this order:
+
+1. results and failure notices (`call`, awaited by the step that needs the message id); a failure
+   notice waits for its own job's status edit, so the channel reads "failed, see below" first;
+2. first status messages (posts: they spend no edit budget);
+3. urgent edits (a job's last words: delivered, failed), as soon as the channel's edit budget has a
+   token;
+4. refreshes, least recently edited message first, keeping one token back for urgent edits.
+
+Only the newest text per message is kept: an update that a newer one supersedes is dropped unsent.
+The edit budget is what the Discord side learned from `X-RateLimit-*` headers (`edit_budget` on the
+publisher, when it has one), else `default_limit` edits per `default_window` seconds per channel,
+which is under Discord's roughly 5 per 5 s. A busy channel's status messages so each update less
+often; nothing else waits for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bot.engine.jobs import TERMINAL
+from db.repository import Job, Repository
+
+if TYPE_CHECKING:
+    from bot.engine.ports import Publisher
+    from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EditBudget:
+    """A channel's edit bucket as Discord last described it; `reset_at` is on the event loop's clock."""
+
+    limit: int
+    remaining: int
+    reset_at: float
+
+
+@dataclass
+class _Status:
+    job: Job
+    text: str
+    urgent: bool
+    queued_at: float
+
+
+@dataclass
+class _Call:
+    job_id: int
+    run: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any]
+    after_status: bool
+
+
+@dataclass
+class _Channel:
+    id: int
+    status: dict[int, _Status] = field(default_factory=dict)
+    calls: deque[_Call] = field(default_factory=deque)
+    sent_edits: deque[float] = field(default_factory=deque)  # loop times, for the default budget
+    last_edit: dict[int, float] = field(default_factory=dict)  # job id → loop time its message was edited
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    sending: int | None = None  # the job whose status update is in flight
+
+    def pending(self) -> bool:
+        return bool(self.status or self.calls)
+
+
+class ChannelOutbox:
+    def __init__(self, publisher: Publisher, repo: Repository, *, clock: Callable[[], float],
+                 default_limit: int = 4, default_window: float = 5.0, margin: float = 0.25,
+                 metrics: Metrics | None = None) -> None:
+        self.publisher = publisher
+        self.repo = repo
+        self.clock = clock  # the engine's clock, for what is written to the database
+        self.default_limit = max(1, default_limit)
+        self.default_window = default_window
+        self.margin = margin  # waited past a learned reset, for the trip to Discord
+        self.metrics = metrics
+        self._channels: dict[int, _Channel] = {}
+        self._message_ids: dict[int, int] = {}  # job id → its status message, once known
+        self._offered: dict[int, tuple[str, float]] = {}  # job id → (text, engine time) last accepted
+        self._closed = False
+        self._progressed = asyncio.Event()  # set whenever a worker finishes an item or stops
+
+    # --- what the engine calls -------------------------------------------------------------------
+    def last_offer(self, job: Job) -> tuple[str | None, float | None]:
+        """The text last accepted for `job`'s status message and when (the engine's clock)."""
+        return self._offered.get(job.id, (job.progress_text, job.progress_published_at))
+
+    def offer_status(self, job: Job, text: str, *, urgent: bool = False) -> None:
+        """Queue `text` for the job's status message (create it if there is none). Never waits."""
+        self._offered[job.id] = (text, self.clock())
+        if self._closed:
+            return
+        channel = self._channel(job.channel_id)
+        old = channel.status.get(job.id)
+        if old is not None:
+            self._count("superseded")
+        loop_now = asyncio.get_running_loop().time()
+        channel.status[job.id] = _Status(job, text, urgent or (old is not None and old.urgent),
+                                         old.queued_at if old is not None else loop_now)
+        self._kick(channel)
+
+    async def call(self, job: Job, run: Callable[[], Awaitable[T]], *, after_status: bool = False) -> T:
+        """Run `run()` (a result or failure post) in the job's channel turn, before any edit; with
+        `after_status`, after the job's own pending status update. Returns what `run` returns."""
+        if self._closed:
+            return await run()
+        channel = self._channel(job.channel_id)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        channel.calls.append(_Call(job.id, run, future, after_status))
+        self._kick(channel)
+        return await future
+
+    async def flushed(self, job: Job, grace: float = 10.0) -> None:
+        """Wait (up to `grace` s) until the job's queued status update, if any, has been sent."""
+        def sent() -> bool:
+            channel = self._channels.get(job.channel_id)
+            return channel is None or (job.id not in channel.status and channel.sending != job.id)
+
+        await self._wait_until(sent, grace)
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Wait (up to `grace` seconds) until every channel has sent what it holds (tests, benchmarks)."""
+        await self._wait_until(lambda: not self._channels, grace)
+
+    async def close(self, grace: float = 1.0) -> None:
+        """Let urgent work drain for up to `grace` seconds, then stop the workers. Refreshes still
+        queued are dropped (the next start shows the job's state anew)."""
+        self._closed = True
+        tasks = [c.task for c in self._channels.values() if c.task is not None and not c.task.done()]
+        await self._wait_until(lambda: not any(self._urgent_pending(c) for c in self._channels.values()), grace)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for channel in self._channels.values():
+            for call in channel.calls:
+                if not call.future.done():
+                    call.future.cancel()
+        self._channels.clear()
+
+    async def _wait_until(self, done: Callable[[], bool], grace: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                while not done():
+                    self._progressed.clear()
+                    await self._progressed.wait()
+
+    # --- the workers ------------------------------------------------------------------------------
+    def _channel(self, channel_id: int) -> _Channel:
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            channel = self._channels[channel_id] = _Channel(channel_id)
+        return channel
+
+    def _kick(self, channel: _Channel) -> None:
+        channel.wake.set()
+        if channel.task is None or channel.task.done():
+            channel.task = asyncio.create_task(self._work(channel), name=f"outbox-{channel.id}")
+            channel.task.add_done_callback(_log_failure)
+
+    @staticmethod
+    def _urgent_pending(channel: _Channel) -> bool:
+        return bool(channel.calls) or any(s.urgent for s in channel.status.values())
+
+    async def _work(self, channel: _Channel) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            channel.wake.clear()
+            item, wait = self._next(channel, loop.time())
+            if isinstance(item, _Call):
+                await self._run_call(item)
+                self._progressed.set()
+            elif isinstance(item, _Status):
+                channel.sending = item.job.id
+                try:
+                    await self._send_status(channel, item, loop.time())
+                finally:
+                    channel.sending = None
+                self._progressed.set()
+            elif not channel.pending():
+                if self._channels.get(channel.id) is channel:
+                    del self._channels[channel.id]
+                self._progressed.set()
+                return
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(channel.wake.wait(), timeout=wait)
+
+    def _next(self, channel: _Channel, now: float) -> tuple[_Call | _Status | None, float | None]:
+        """The next thing to send, or None and how long to wait (None: until something arrives)."""
+        for call in channel.calls:
+            if not (call.after_status and call.job_id in channel.status):
+                channel.calls.remove(call)
+                return call, None
+        creates = [s for s in channel.status.values() if self._message_id(s.job) is None]
+        if creates:
+            pick = min(creates, key=lambda s: (not s.urgent, s.queued_at))
+            return channel.status.pop(pick.job.id), None
+        if not channel.status:
+            return None, None
+        tokens, ready_at, reserve = self._tokens(channel, now)
+        urgent = [s for s in channel.status.values() if s.urgent]
+        if urgent and tokens >= 1:
+            pick = min(urgent, key=lambda s: s.queued_at)
+            return channel.status.pop(pick.job.id), None
+        if not urgent and tokens >= 1 + reserve:
+            pick = min(channel.status.values(), key=lambda s: (channel.last_edit.get(s.job.id, 0.0), s.queued_at))
+            return channel.status.pop(pick.job.id), None
+        return None, max(0.001, ready_at - now)
+
+    def _tokens(self, channel: _Channel, now: float) -> tuple[int, float, int]:
+        """(edits allowed now, when more will be, tokens kept back for urgent edits)."""
+        learned = self._learned(channel.id)
+        if learned is not None:
+            reset = learned.reset_at + self.margin
+            if now >= reset:
+                return learned.limit, now, 1 if learned.limit > 1 else 0
+            return learned.remaining, reset, 1 if learned.limit > 1 else 0
+        sent = channel.sent_edits
+        while sent and now - sent[0] >= self.default_window:
+            sent.popleft()
+        ready_at = sent[0] + self.default_window if sent else now
+        return self.default_limit - len(sent), ready_at, 0
+
+    def _learned(self, channel_id: int) -> EditBudget | None:
+        source = getattr(self.publisher, "edit_budget", None)
+        return source(channel_id) if source is not None else None
+
+    def _message_id(self, job: Job) -> int | None:
+        return self._message_ids.get(job.id) or job.status_message_id
+
+    async def _run_call(self, call: _Call) -> None:
+        if call.future.done():
+            return
+        try:
+            result = await call.run()
+        except Exception as exc:  # handed to the awaiting step, which decides
+            if not call.future.done():
+                call.future.set_exception(exc)
+            return
+        if not call.future.done():
+            call.future.set_result(result)
+
+    async def _send_status(self, channel: _Channel, item: _Status, now: float) -> None:
+        job = item.job
+        known = self._message_id(job)
+        if known is not None:
+            channel.sent_edits.append(now)
+            channel.last_edit[job.id] = now
+            if known != job.status_message_id:
+                job = dataclasses.replace(job, status_message_id=known)
+        try:
+            message_id = await self.publisher.publish_progress(job, item.text) or known
+        except Exception as exc:  # progress is best effort: never let it break the job
+            log.warning("status update failed: %s", exc, extra=job.log_extra())
+            self._count("failed")
+            return
+        self._count("sent")
+        if message_id is not None:
+            self._message_ids[job.id] = message_id
+        try:
+            await self.repo.update(job.id, progress_text=item.text, progress_published_at=self.clock(),
+                                   status_message_id=message_id)
+        except Exception as exc:
+            log.warning("could not record the status update: %s", exc, extra=job.log_extra())
+        if job.state in TERMINAL and item.urgent and job.id not in channel.status:
+            self._forget(channel, job.id)
+
+    def _forget(self, channel: _Channel, job_id: int) -> None:
+        channel.last_edit.pop(job_id, None)
+        self._message_ids.pop(job_id, None)
+        self._offered.pop(job_id, None)
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.progress_updates.labels(outcome=outcome).inc()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a channel outbox worker crashed", exc_info=task.exception())
