@@ -1,21 +1,22 @@
 """The per-channel outbox: every message the engine sends to Discord, off the job steps' path.
 
 A job step never awaits a status edit. `offer_status` stores the newest text for the job's status
-message and returns; a worker per busy channel (one request in flight per channel, so rate-limit
-headers stay exact) sends, in this order:
+message and returns. Each busy channel has two lanes, because Discord limits posts and edits in
+separate per-channel buckets; each lane has one request in flight (so the rate-limit headers stay
+exact: with several in flight at a window reset, discord.py lets one too many out).
 
-1. results and failure notices (`call`, awaited by the step that needs the message id); a failure
-   notice waits for its own job's status edit, so the channel reads "failed, see below" first;
-2. first status messages (posts: they spend no edit budget);
-3. urgent edits (a job's last words: delivered, failed), as soon as the channel's edit budget has a
-   token;
-4. refreshes, least recently edited message first, keeping one token back for urgent edits.
+- post lane: results and failure notices first (`call`, awaited by the step that needs the message
+  id; a failure notice waits for its own job's status edit, so the channel reads "failed, see
+  below" first), then first status messages, which leave the bucket's last token to results;
+- edit lane: urgent edits (a job's last words: delivered, failed) as soon as the edit bucket has a
+  token, then refreshes, least recently edited message first, leaving one token for urgent edits.
 
 Only the newest text per message is kept: an update that a newer one supersedes is dropped unsent.
-The edit budget is what the Discord side learned from `X-RateLimit-*` headers (`edit_budget` on the
-publisher, when it has one), else `default_limit` edits per `default_window` seconds per channel,
-which is under Discord's roughly 5 per 5 s. A busy channel's status messages so each update less
-often; nothing else waits for them.
+The buckets are what the Discord side learned from `X-RateLimit-*` headers (`rate_limit(channel_id,
+lane)` on the publisher, when it has one); without them edits are held to `default_limit` per
+`default_window` seconds per channel, under Discord's roughly 5 per 5 s. When a channel has more
+live jobs than its budget can refresh, each status message simply updates less often (a shared
+queue message was the alternative: see bench/README.md); results never wait for edits.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class EditBudget:
-    """A channel's edit bucket as Discord last described it; `reset_at` is on the event loop's clock."""
+class BucketState:
+    """A channel's post or edit bucket as Discord last described it; `reset_at` is on the event
+    loop's clock."""
 
     limit: int
     remaining: int
@@ -65,6 +67,9 @@ class _Call:
     after_status: bool
 
 
+POST, EDIT = "post", "edit"  # the two lanes of a channel: Discord limits them in separate buckets
+
+
 @dataclass
 class _Channel:
     id: int
@@ -72,12 +77,15 @@ class _Channel:
     calls: deque[_Call] = field(default_factory=deque)
     sent_edits: deque[float] = field(default_factory=deque)  # loop times, for the default budget
     last_edit: dict[int, float] = field(default_factory=dict)  # job id → loop time its message was edited
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    sending: int | None = None  # the job whose status update is in flight
+    wake: dict[str, asyncio.Event] = field(default_factory=lambda: {POST: asyncio.Event(), EDIT: asyncio.Event()})
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    sending: dict[str, int] = field(default_factory=dict)  # lane → the job whose status update is in flight
 
     def pending(self) -> bool:
         return bool(self.status or self.calls)
+
+    def busy_with(self, job_id: int) -> bool:
+        return job_id in self.status or job_id in self.sending.values()
 
 
 class ChannelOutbox:
@@ -131,7 +139,7 @@ class ChannelOutbox:
         """Wait (up to `grace` s) until the job's queued status update, if any, has been sent."""
         def sent() -> bool:
             channel = self._channels.get(job.channel_id)
-            return channel is None or (job.id not in channel.status and channel.sending != job.id)
+            return channel is None or not channel.busy_with(job.id)
 
         await self._wait_until(sent, grace)
 
@@ -143,7 +151,7 @@ class ChannelOutbox:
         """Let urgent work drain for up to `grace` seconds, then stop the workers. Refreshes still
         queued are dropped (the next start shows the job's state anew)."""
         self._closed = True
-        tasks = [c.task for c in self._channels.values() if c.task is not None and not c.task.done()]
+        tasks = [t for c in self._channels.values() for t in c.tasks.values() if not t.done()]
         await self._wait_until(lambda: not any(self._urgent_pending(c) for c in self._channels.values()), grace)
         for task in tasks:
             task.cancel()
@@ -171,78 +179,98 @@ class ChannelOutbox:
         return channel
 
     def _kick(self, channel: _Channel) -> None:
-        channel.wake.set()
-        if channel.task is None or channel.task.done():
-            channel.task = asyncio.create_task(self._work(channel), name=f"outbox-{channel.id}")
-            channel.task.add_done_callback(_log_failure)
+        for lane in (POST, EDIT):
+            channel.wake[lane].set()
+            task = channel.tasks.get(lane)
+            if task is None or task.done():
+                task = channel.tasks[lane] = asyncio.create_task(self._work(channel, lane),
+                                                                 name=f"outbox-{channel.id}-{lane}")
+                task.add_done_callback(_log_failure)
 
     @staticmethod
     def _urgent_pending(channel: _Channel) -> bool:
         return bool(channel.calls) or any(s.urgent for s in channel.status.values())
 
-    async def _work(self, channel: _Channel) -> None:
+    async def _work(self, channel: _Channel, lane: str) -> None:
+        """One lane of one channel: one request in flight, so Discord's headers stay exact."""
         loop = asyncio.get_running_loop()
+        wake = channel.wake[lane]
         while True:
-            channel.wake.clear()
-            item, wait = self._next(channel, loop.time())
+            wake.clear()
+            pick = self._next_post if lane == POST else self._next_edit
+            item, wait = pick(channel, loop.time())
             if isinstance(item, _Call):
                 await self._run_call(item)
-                self._progressed.set()
             elif isinstance(item, _Status):
-                channel.sending = item.job.id
+                channel.sending[lane] = item.job.id
                 try:
                     await self._send_status(channel, item, loop.time())
                 finally:
-                    channel.sending = None
-                self._progressed.set()
+                    del channel.sending[lane]
+                channel.wake[POST if lane == EDIT else EDIT].set()  # a create makes edits possible, and so on
             elif not channel.pending():
-                if self._channels.get(channel.id) is channel:
+                others = [t for name, t in channel.tasks.items() if name != lane and not t.done()]
+                if not others and self._channels.get(channel.id) is channel:
                     del self._channels[channel.id]
                 self._progressed.set()
                 return
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(channel.wake.wait(), timeout=wait)
+                    await asyncio.wait_for(wake.wait(), timeout=wait)
+                continue
+            self._progressed.set()
 
-    def _next(self, channel: _Channel, now: float) -> tuple[_Call | _Status | None, float | None]:
-        """The next thing to send, or None and how long to wait (None: until something arrives)."""
+    def _next_post(self, channel: _Channel, now: float) -> tuple[_Call | _Status | None, float | None]:
+        """Results and failure notices first, then first status messages."""
         for call in channel.calls:
-            if not (call.after_status and call.job_id in channel.status):
+            if not (call.after_status and channel.busy_with(call.job_id)):
                 channel.calls.remove(call)
                 return call, None
-        creates = [s for s in channel.status.values() if self._message_id(s.job) is None]
-        if creates:
-            pick = min(creates, key=lambda s: (not s.urgent, s.queued_at))
-            return channel.status.pop(pick.job.id), None
-        if not channel.status:
+        creates = [s for s in channel.status.values()
+                   if self._message_id(s.job) is None and s.job.id not in channel.sending.values()]
+        if not creates:
             return None, None
-        tokens, ready_at, reserve = self._tokens(channel, now)
-        urgent = [s for s in channel.status.values() if s.urgent]
+        learned = self._learned(channel.id, POST)
+        if learned is not None and not self._spare(learned, now, keep=1):
+            return None, max(0.001, learned.reset_at + self.margin - now)  # the last token is for results
+        pick = min(creates, key=lambda s: (not s.urgent, s.queued_at))
+        return channel.status.pop(pick.job.id), None
+
+    def _next_edit(self, channel: _Channel, now: float) -> tuple[_Status | None, float | None]:
+        """Urgent edits first, then the least recently edited message; within the edit budget."""
+        edits = [s for s in channel.status.values()
+                 if self._message_id(s.job) is not None and s.job.id not in channel.sending.values()]
+        if not edits:
+            return None, None
+        tokens, ready_at = self._tokens(channel, now)
+        urgent = [s for s in edits if s.urgent]
         if urgent and tokens >= 1:
             pick = min(urgent, key=lambda s: s.queued_at)
             return channel.status.pop(pick.job.id), None
-        if not urgent and tokens >= 1 + reserve:
-            pick = min(channel.status.values(), key=lambda s: (channel.last_edit.get(s.job.id, 0.0), s.queued_at))
+        if not urgent and tokens >= 2:
+            pick = min(edits, key=lambda s: (channel.last_edit.get(s.job.id, 0.0), s.queued_at))
             return channel.status.pop(pick.job.id), None
         return None, max(0.001, ready_at - now)
 
-    def _tokens(self, channel: _Channel, now: float) -> tuple[int, float, int]:
-        """(edits allowed now, when more will be, tokens kept back for urgent edits)."""
-        learned = self._learned(channel.id)
+    def _spare(self, learned: BucketState, now: float, *, keep: int) -> int:
+        """Requests that may go out now leaving `keep` in the bucket."""
+        available = learned.limit if now >= learned.reset_at + self.margin else learned.remaining
+        return max(0, available - keep)
+
+    def _tokens(self, channel: _Channel, now: float) -> tuple[int, float]:
+        """(edits that may go now, when more may): refreshes need 2, so one stays for urgent edits."""
+        learned = self._learned(channel.id, EDIT)
         if learned is not None:
-            reset = learned.reset_at + self.margin
-            if now >= reset:
-                return learned.limit, now, 1 if learned.limit > 1 else 0
-            return learned.remaining, reset, 1 if learned.limit > 1 else 0
+            return self._spare(learned, now, keep=0), learned.reset_at + self.margin
         sent = channel.sent_edits
         while sent and now - sent[0] >= self.default_window:
             sent.popleft()
         ready_at = sent[0] + self.default_window if sent else now
-        return self.default_limit - len(sent), ready_at, 0
+        return self.default_limit - len(sent), ready_at
 
-    def _learned(self, channel_id: int) -> EditBudget | None:
-        source = getattr(self.publisher, "edit_budget", None)
-        return source(channel_id) if source is not None else None
+    def _learned(self, channel_id: int, lane: str) -> BucketState | None:
+        source = getattr(self.publisher, "rate_limit", None)
+        return source(channel_id, lane) if source is not None else None
 
     def _message_id(self, job: Job) -> int | None:
         return self._message_ids.get(job.id) or job.status_message_id
