@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
-from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, expected_render_seconds
+from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
 from db.repository import Job, Repository
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+HISTORY_SAMPLES = 9  # the prior is the median of this many latest renders of the same model/size/length
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,14 @@ class EngineContext:
     def schedule(self) -> ScheduleConfig:
         return DEFAULT_CONFIG.scaled(self.config.time_scale)
 
+    async def render_history(self, job: Job) -> list[float]:
+        """Recent actual render times of jobs like `job` (same model string, size and length)."""
+        return await self.repo.recent_render_seconds(job.model, HISTORY_SAMPLES, size=job.size, seconds=job.seconds)
+
     async def expected_seconds(self, job: Job) -> float:
-        """Expected render time of `job` in this engine's clock, learning from recent jobs."""
-        history = await self.repo.recent_render_seconds(job.model)
-        return expected_render_seconds(job.model, job.size, job.seconds, history, time_scale=self.config.time_scale)
+        """Expected render time of `job` in this engine's clock, learned from recent renders like it."""
+        history = await self.render_history(job)
+        return learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=self.config.time_scale)
 
     def videos_dir(self) -> Path:
         path = self.config.data_dir / "videos"
