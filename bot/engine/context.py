@@ -33,7 +33,9 @@ class EngineConfig:
     max_parallel: int = 16  # in-flight work items of the poller (polls, downloads, deliveries)
     requests_per_second: float = 2.0  # provider request-rate cap (token bucket)
     burst: int = 4
-    lease_seconds: float = 300.0  # a claimed job is someone's for this long
+    lease_seconds: float = 300.0  # a claimed job is someone's for this long (the crash-recovery bound) …
+    step_deadline: float = 60.0  # … while a step (submit, reconcile, deliver) is cancelled after this …
+    download_deadline: float = 180.0  # … and one that may download (polls too: big files, slow links)
     progress_interval: float = 10.0  # at most one status edit per job per this many seconds
     edit_limit: int = 4  # status edits per channel per `edit_window` s until Discord's headers say more …
     edit_window: float = 5.0  # … (Discord allows about 5 per 5 s; scaled by `time_scale`)

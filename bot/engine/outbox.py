@@ -278,14 +278,23 @@ class ChannelOutbox:
     async def _run_call(self, call: _Call) -> None:
         if call.future.done():
             return
+        # The step awaiting it may be cancelled (its deadline): then so is the post, or a hung
+        # Discord would hold the channel's lane for good.
+        run = asyncio.ensure_future(call.run())
+        call.future.add_done_callback(lambda f: run.cancel() if f.cancelled() else None)
         try:
-            result = await call.run()
-        except Exception as exc:  # handed to the awaiting step, which decides
-            if not call.future.done():
-                call.future.set_exception(exc)
+            await asyncio.wait({run})
+        except asyncio.CancelledError:
+            run.cancel()
+            raise
+        if call.future.done():
             return
-        if not call.future.done():
-            call.future.set_result(result)
+        if run.cancelled():
+            call.future.cancel()
+        elif run.exception() is not None:  # handed to the awaiting step, which decides
+            call.future.set_exception(run.exception())
+        else:
+            call.future.set_result(run.result())
 
     async def _send_status(self, channel: _Channel, item: _Status, now: float) -> None:
         job = item.job

@@ -29,6 +29,8 @@ from db.repository import Job
 log = logging.getLogger(__name__)
 
 _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
+# steps that may download the video (a poll that sees "completed" downloads at once)
+_DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING)
 
 
 def _user(job: Job) -> int:
@@ -178,7 +180,7 @@ class Poller:
                                  running=served):
             claimed = await ctx.repo.claim_requested(job.id, now)
             if claimed is not None:
-                self._spawn(claimed, submit.submit(ctx, claimed))
+                self._spawn(claimed, self._work(claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
@@ -212,16 +214,33 @@ class Poller:
     async def _work(self, job: Job) -> None:
         """One step of one job. A bug or an unexpected error never strands the job: it is retried
         with backoff (a submission is reconciled, never resent), and after too many, failed."""
+        config = self.ctx.config
+        limit = config.download_deadline if job.state in _DOWNLOAD_STATES else config.step_deadline
+        limit = min(limit, 0.8 * config.lease_seconds)
+        deadline = asyncio.timeout(limit)
         try:
-            await self._step(job)
+            async with deadline:
+                await self._step(job)
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            if not deadline.expired():
+                await recover_from_unexpected(self.ctx, job, exc)
+                return
+            # Cancelled at its deadline, well before the lease would have freed it: retried soon.
+            log.warning("%s step overran its %.1f s deadline; cancelled, will retry", job.state.value, limit,
+                        extra=self.ctx.extra(job))
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.step_overruns.labels(step=job.state.value).inc()
+            await retry_step(self.ctx, job)
         except Exception as exc:
             await recover_from_unexpected(self.ctx, job, exc)
 
     async def _step(self, job: Job) -> None:
         ctx = self.ctx
         match job.state:
+            case JobState.SUBMITTING:  # just admitted
+                await submit.submit(ctx, job)
             case JobState.UNKNOWN:
                 await submit.reconcile(ctx, job)
             case JobState.QUEUED | JobState.RUNNING:
@@ -315,6 +334,12 @@ async def recover_after_restart(ctx: EngineContext) -> None:
 
 async def recover_from_unexpected(ctx: EngineContext, job: Job, exc: BaseException) -> None:
     log.error("unexpected error in a job step", exc_info=exc, extra=ctx.extra(job))
+    await retry_step(ctx, job)
+
+
+async def retry_step(ctx: EngineContext, job: Job) -> None:
+    """After a failed or cancelled step: retry it with backoff (a submission is reconciled, never
+    resent), and after too many, fail the job."""
     current = await ctx.repo.get_job(job.id)
     if current is None or current.state in TERMINAL:
         return
