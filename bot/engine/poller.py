@@ -20,7 +20,7 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
-from bot.engine.schedule import estimate_remaining, next_poll_delay
+from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
@@ -300,7 +300,8 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         return
     started = job.submitted_at or job.created_at
     elapsed = now - started
-    expected = await ctx.expected_seconds(job)
+    history = await ctx.render_history(job)
+    expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=ctx.config.time_scale)
     if elapsed > max(ctx.config.deadline_factor * expected, ctx.config.min_deadline * ctx.config.time_scale):
         log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=ctx.extra(job))
         await submit.fail(ctx, job, job.state, code="timed_out",
@@ -309,6 +310,10 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
                             poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
+    if not history and video.progress is None and not video.poll_after_seconds:
+        # Nothing like it rendered yet and no progress to go by: the constants may be far off (a
+        # model they don't know), so look again by twice the time so far (8, 16, 32 s …).
+        delay = min(delay, max(ctx.schedule.first_poll_unknown, elapsed))
     updated = await ctx.repo.transition(job.id, job.state, state, progress=video.progress, attempts=0,
                                         last_poll_at=now, next_poll_at=now + delay, claimed_until=None)
     if updated is not None:
