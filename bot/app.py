@@ -75,6 +75,10 @@ class SoraBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        from cogs.ratelimits import RateLimits
+
+        rate_limits = RateLimits()  # learns each channel's post and edit buckets from Discord's headers
+        options.setdefault("http_trace", rate_limits.trace)
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.settings = settings
         self.resources = resources
@@ -83,7 +87,7 @@ class SoraBot(commands.Bot):
         self.extensions_to_load = extensions
         from cogs.publisher import DiscordPublisher
 
-        self.publisher = DiscordPublisher(self)
+        self.publisher = DiscordPublisher(self, rate_limits)
         self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher,
                                         engine or engine_config(settings), metrics=resources.metrics)
         self.poller = Poller(self.engine_ctx)

@@ -59,6 +59,11 @@ class Metrics:
                                         namespace=namespace, registry=reg)
         self.webhooks = Counter("webhooks", "Webhook deliveries received, by source and outcome.",
                                 ["source", "outcome"], namespace=namespace, registry=reg)
+        self.progress_updates = Counter("progress_updates",
+                                        "Status-message updates: sent, superseded (dropped for a newer one), failed.",
+                                        ["outcome"], namespace=namespace, registry=reg)
+        self.step_overruns = Counter("step_overruns", "Job steps cancelled for running past their deadline, by step.",
+                                     ["step"], namespace=namespace, registry=reg)
         self._job_counts_source: JobCountsSource | None = None
         self._seen_states: set[str] = set()
 

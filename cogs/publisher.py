@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.engine.outbox import BucketState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from cogs.ratelimits import RateLimits
 from cogs.views import RemixButton, remix_custom_id
 from db.repository import Job
 
@@ -37,8 +39,9 @@ def result_nonce(job: Job) -> str:
 
 
 class DiscordPublisher:
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: commands.Bot, rate_limits: RateLimits | None = None) -> None:
         self.bot = bot
+        self.rate_limits = rate_limits or RateLimits()  # learned from the headers when the bot traces them
         # The authoritative per-guild upload limit, from the latest interaction's attachment_size_limit.
         self.upload_limits: dict[int, int] = {}
 
@@ -60,6 +63,10 @@ class DiscordPublisher:
         return channel  # type: ignore[return-value]
 
     # --- Publisher ---------------------------------------------------------------------------------
+    def rate_limit(self, channel_id: int, lane: str) -> BucketState | None:
+        """The channel's post or edit bucket as Discord's headers last described it."""
+        return self.rate_limits.get(channel_id, lane)
+
     async def upload_limit(self, job: Job) -> int:
         if job.guild_id is not None and job.guild_id in self.upload_limits:
             return self.upload_limits[job.guild_id]

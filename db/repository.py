@@ -356,10 +356,14 @@ class Repository(CatalogQueries):
         """After a restart nobody holds a lease: make every claimed job claimable at once."""
         return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL")
 
-    async def recent_render_seconds(self, model: str, limit: int = 20) -> list[float]:
+    async def recent_render_seconds(self, model: str, limit: int = 20, *, size: str | None = None,
+                                    seconds: int | None = None) -> list[float]:
+        """How long the latest finished renders of `model` took upstream (submission → completion
+        noticed), newest first; only those of `size` and `seconds` when given. Any model string."""
         rows = await self._all(
             """SELECT completed_at - submitted_at FROM jobs WHERE model=? AND completed_at IS NOT NULL
-                 AND submitted_at IS NOT NULL ORDER BY id DESC LIMIT ?""", (model, limit))
+                 AND submitted_at IS NOT NULL AND (? IS NULL OR size=?) AND (? IS NULL OR seconds=?)
+                 ORDER BY completed_at DESC LIMIT ?""", (model, size, size, seconds, seconds, limit))
         return [float(r[0]) for r in rows if r[0] is not None and r[0] > 0]
 
     # --- jobs: claiming and transitions -------------------------------------------------------------

@@ -42,6 +42,7 @@ async def test_edits_are_throttled_and_only_for_visible_changes(tmp_path):
     await show(20, after=8)  # 11 s after the last edit: sent
     await show(20, after=30)  # nothing visible changed: not sent
     await show(55, after=1)  # changed, and the last sent edit was 31 s ago: sent
+    await ctx.outbox.drain()  # edits are sent by the channel's outbox, off the caller's path
     sent = [p.text for p in publisher.progress]
     assert len(sent) == 3
     assert "20%" in sent[1] and "55%" in sent[2]

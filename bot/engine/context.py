@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
-from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, expected_render_seconds
+from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
 from db.repository import Job, Repository
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+HISTORY_SAMPLES = 9  # the prior is the median of this many latest renders of the same model/size/length
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -30,8 +33,12 @@ class EngineConfig:
     max_parallel: int = 16  # in-flight work items of the poller (polls, downloads, deliveries)
     requests_per_second: float = 2.0  # provider request-rate cap (token bucket)
     burst: int = 4
-    lease_seconds: float = 300.0  # a claimed job is someone's for this long
+    lease_seconds: float = 300.0  # a claimed job is someone's for this long (the crash-recovery bound) …
+    step_deadline: float = 60.0  # … while a step (submit, reconcile, deliver) is cancelled after this …
+    download_deadline: float = 180.0  # … and one that may download (polls too: big files, slow links)
     progress_interval: float = 10.0  # at most one status edit per job per this many seconds
+    edit_limit: int = 4  # status edits per channel per `edit_window` s until Discord's headers say more …
+    edit_window: float = 5.0  # … (Discord allows about 5 per 5 s; scaled by `time_scale`)
     submit_attempts: int = 6  # a provider refusing (429/5xx) this many times in a row: the job fails, refunded
     unexpected_attempts: int = 6  # a step failing with an unexpected error this often: the job fails, refunded
     deadline_factor: float = 10.0  # still rendering upstream after this × the expected time …
@@ -62,19 +69,29 @@ class EngineContext:
     # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
     guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
 
+    outbox: ChannelOutbox = field(init=False)
+
     def __post_init__(self) -> None:
         if self.bucket is None:
             self.bucket = TokenBucket(self.config.requests_per_second, self.config.burst)
+        scale = self.config.time_scale
+        self.outbox = ChannelOutbox(self.publisher, self.repo, clock=self.clock, default_limit=self.config.edit_limit,
+                                    default_window=self.config.edit_window * scale, margin=0.25 * scale,
+                                    metrics=self.metrics)
 
     @property
     def schedule(self) -> ScheduleConfig:
         base = DEFAULT_CONFIG.with_webhooks() if self.config.webhooks else DEFAULT_CONFIG
         return base.scaled(self.config.time_scale)
 
+    async def render_history(self, job: Job) -> list[float]:
+        """Recent actual render times of jobs like `job` (same model string, size and length)."""
+        return await self.repo.recent_render_seconds(job.model, HISTORY_SAMPLES, size=job.size, seconds=job.seconds)
+
     async def expected_seconds(self, job: Job) -> float:
-        """Expected render time of `job` in this engine's clock, learning from recent jobs."""
-        history = await self.repo.recent_render_seconds(job.model)
-        return expected_render_seconds(job.model, job.size, job.seconds, history, time_scale=self.config.time_scale)
+        """Expected render time of `job` in this engine's clock, learned from recent renders like it."""
+        history = await self.render_history(job)
+        return learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=self.config.time_scale)
 
     def videos_dir(self) -> Path:
         path = self.config.data_dir / "videos"

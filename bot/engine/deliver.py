@@ -150,4 +150,5 @@ async def _post(ctx: EngineContext, job: Job, fitted: media.FitResult) -> int:
         original_bytes=fitted.original_size_bytes if fitted.compressed else None)
     if fitted.compressed and ctx.metrics is not None:
         ctx.metrics.transcoded_bytes.inc(fitted.size_bytes)
-    return await ctx.publisher.publish_result(job, fitted.path, caption)
+    # in the channel's outbox, ahead of every status edit there
+    return await ctx.outbox.call(job, lambda: ctx.publisher.publish_result(job, fitted.path, caption))

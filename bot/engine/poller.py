@@ -20,7 +20,7 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
-from bot.engine.schedule import estimate_remaining, next_poll_delay
+from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
@@ -29,6 +29,8 @@ from db.repository import Job
 log = logging.getLogger(__name__)
 
 _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
+# steps that may download the video (a poll that sees "completed" downloads at once)
+_DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING)
 
 
 def _user(job: Job) -> int:
@@ -93,6 +95,7 @@ class Poller:
                 log.info("stopped with %d in-flight job steps cancelled; they resume at next start", len(pending))
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        await self.ctx.outbox.close(grace=max(0.2, min(1.0, deadline - loop.time())))
 
     # --- the loop ---------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -202,7 +205,7 @@ class Poller:
                                  running=served):
             claimed = await ctx.repo.claim_requested(job.id, now)
             if claimed is not None:
-                self._spawn(claimed, submit.submit(ctx, claimed))
+                self._spawn(claimed, self._work(claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
@@ -236,16 +239,33 @@ class Poller:
     async def _work(self, job: Job) -> None:
         """One step of one job. A bug or an unexpected error never strands the job: it is retried
         with backoff (a submission is reconciled, never resent), and after too many, failed."""
+        config = self.ctx.config
+        limit = config.download_deadline if job.state in _DOWNLOAD_STATES else config.step_deadline
+        limit = min(limit, 0.8 * config.lease_seconds)
+        deadline = asyncio.timeout(limit)
         try:
-            await self._step(job)
+            async with deadline:
+                await self._step(job)
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            if not deadline.expired():
+                await recover_from_unexpected(self.ctx, job, exc)
+                return
+            # Cancelled at its deadline, well before the lease would have freed it: retried soon.
+            log.warning("%s step overran its %.1f s deadline; cancelled, will retry", job.state.value, limit,
+                        extra=self.ctx.extra(job))
+            if self.ctx.metrics is not None:
+                self.ctx.metrics.step_overruns.labels(step=job.state.value).inc()
+            await retry_step(self.ctx, job)
         except Exception as exc:
             await recover_from_unexpected(self.ctx, job, exc)
 
     async def _step(self, job: Job) -> None:
         ctx = self.ctx
         match job.state:
+            case JobState.SUBMITTING:  # just admitted
+                await submit.submit(ctx, job)
             case JobState.UNKNOWN:
                 await submit.reconcile(ctx, job)
             case JobState.QUEUED | JobState.RUNNING:
@@ -305,7 +325,8 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         return
     started = job.submitted_at or job.created_at
     elapsed = now - started
-    expected = await ctx.expected_seconds(job)
+    history = await ctx.render_history(job)
+    expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=ctx.config.time_scale)
     if elapsed > max(ctx.config.deadline_factor * expected, ctx.config.min_deadline * ctx.config.time_scale):
         log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=ctx.extra(job))
         await submit.fail(ctx, job, job.state, code="timed_out",
@@ -314,6 +335,10 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
                             poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
+    if not history and video.progress is None and not video.poll_after_seconds:
+        # Nothing like it rendered yet and no progress to go by: the constants may be far off (a
+        # model they don't know), so look again by twice the time so far (8, 16, 32 s …).
+        delay = min(delay, max(ctx.schedule.first_poll_unknown, elapsed))
     updated = await ctx.repo.transition(job.id, job.state, state, progress=video.progress, attempts=0,
                                         last_poll_at=now, next_poll_at=now + delay, claimed_until=None)
     if updated is not None:
@@ -339,6 +364,12 @@ async def recover_after_restart(ctx: EngineContext) -> None:
 
 async def recover_from_unexpected(ctx: EngineContext, job: Job, exc: BaseException) -> None:
     log.error("unexpected error in a job step", exc_info=exc, extra=ctx.extra(job))
+    await retry_step(ctx, job)
+
+
+async def retry_step(ctx: EngineContext, job: Job) -> None:
+    """After a failed or cancelled step: retry it with backoff (a submission is reconciled, never
+    resent), and after too many, fail the job."""
     current = await ctx.repo.get_job(job.id)
     if current is None or current.state in TERMINAL:
         return

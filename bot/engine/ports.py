@@ -50,3 +50,7 @@ class Publisher(Protocol):
 
     async def upload_limit(self, job: Job) -> int:
         """The largest file, in bytes, the job's channel accepts."""
+
+    # Optional: `rate_limit(channel_id, lane) -> BucketState | None` (bot/engine/outbox.py): the
+    # channel's "post" or "edit" bucket as Discord's rate-limit headers last described it. Without
+    # it the outbox spends a conservative default on edits.

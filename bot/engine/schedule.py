@@ -67,13 +67,14 @@ class ScheduleConfig:
     # `safety_net_first_share` × the expected time, then one every `safety_net_interval` seconds.
     safety_net_interval: float | None = None
     safety_net_first_share: float = 1.5
+    first_poll_unknown: float = 8.0  # no render of this model/size/length known yet: first poll by then
 
     def scaled(self, time_scale: float) -> ScheduleConfig:
         """Every absolute duration multiplied by `time_scale` (shares stay as they are)."""
         return dataclasses.replace(
             self, min_delay=self.min_delay * time_scale, max_delay=self.max_delay * time_scale,
             end_margin=self.end_margin * time_scale, stall_max=self.stall_max * time_scale,
-            error_base=self.error_base * time_scale,
+            error_base=self.error_base * time_scale, first_poll_unknown=self.first_poll_unknown * time_scale,
             error_max=self.error_max * time_scale,
             safety_net_interval=None if self.safety_net_interval is None
             else self.safety_net_interval * time_scale)
@@ -112,6 +113,19 @@ def expected_render_seconds(model: str, size: str, seconds: float, history: Sequ
         return base
     weight = min(0.8, len(samples) / (len(samples) + 2))
     return (1 - weight) * base + weight * statistics.median(samples)
+
+
+def learned_render_seconds(model: str, size: str, seconds: float, history: Sequence[float] = (), *,
+                           time_scale: float = 1.0) -> float:
+    """The schedule's prior: the median of `history`, recent actual render times of the same
+    model, size and length (the median shrugs off an outlier or two), else the a-priori guess.
+    Unlike `expected_render_seconds` it does not blend in the constants: they know nothing of a
+    model they don't name, and one same-shape render already says more (a 10 s model is polled
+    at ~10 s, a 5-minute one not every 30 s)."""
+    samples = [h for h in history if h > 0]
+    if samples:
+        return statistics.median(samples)
+    return baseline_render_seconds(model, size, seconds) * time_scale
 
 
 def _finish_estimate(elapsed: float, progress: int | None, previous: tuple[float, int | None] | None,

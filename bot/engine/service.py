@@ -307,6 +307,7 @@ class JobService:
         log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=self.ctx.extra(job))
         eta = await self.ctx.expected_seconds(job)
         await publish_progress(self.ctx, job, force=True)
+        await self.ctx.outbox.flushed(job)  # the status message exists before the member is told
         self.poller.wake()
         text = accepted_text(job_view(job), eta_seconds=eta, cost=cost if cost else None)
         if decision.message:

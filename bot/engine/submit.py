@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
-from bot.engine.schedule import next_poll_delay
+from bot.engine.schedule import learned_render_seconds, next_poll_delay
 from bot.metrics import failure_reason
 from bot.sora import errors
 from bot.sora.models import CreateVideo, Video, VideoError
@@ -135,12 +135,17 @@ async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Jo
         await fail(ctx, job, old, code=(video.error.code if video.error else None) or "failed",
                    text=upstream_failure_text(job, video.error))
         return None
-    expected = await ctx.expected_seconds(job)
+    history = await ctx.render_history(job)
+    expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=ctx.config.time_scale)
     # The first poll comes from the schedule like every other one: a share of the expected time but
     # never past max_delay (a short render must not wait for a long estimate), hints as floors.
     first = 0.0 if state is JobState.COMPLETED else next_poll_delay(
         elapsed=0.0, expected=expected, progress=video.progress, state=video.state,
         poll_hint=video.poll_after_seconds, rng=ctx.rng, config=ctx.schedule)
+    if not history and state is not JobState.COMPLETED:
+        # Nothing like it rendered yet: the constants are a guess, so look early (a fast model is
+        # noticed within seconds), unless the provider asked for more time.
+        first = max(min(first, ctx.schedule.first_poll_unknown), video.poll_after_seconds or 0.0)
     return await ctx.repo.transition(job.id, old, state, provider_id=video.id, submitted_at=now,
                                      progress=video.progress, next_poll_at=now + first, claimed_until=None,
                                      attempts=0)
@@ -214,7 +219,8 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
         ctx.metrics.failures.labels(reason=failure_reason(code)).inc()
     await publish_progress(ctx, moved, force=True)
     try:
-        await ctx.publisher.publish_failure(moved, text)
+        # after the status message says "failed, see below", ahead of the channel's refreshes
+        await ctx.outbox.call(moved, lambda: ctx.publisher.publish_failure(moved, text), after_status=True)
     except Exception:
         log.exception("could not tell the requester about the failure", extra=ctx.extra(job))
 

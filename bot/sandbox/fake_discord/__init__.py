@@ -51,8 +51,11 @@ Enforcement (answered like Discord, JSON `{message, code}`): first callback afte
   413 40005; content > 2000, embed title > 256, description > 4096, total > 6000 → 400 50035; empty
   message → 400 50006; bot lacking Send Messages / Attach Files / Embed Links → 403 50013 (no View →
   50001); nonce + enforce_nonce repeated within `nonce_lifetime` → the original message; edits over
-  `edit_rate_limit=(n, per_s)` → 429. MESSAGE_CREATE content is blank without the message-content
-  intent unless the bot is mentioned (or replied to with a ping).
+  `edit_rate_limit=(n, per_s)` → 429 without headers; `edit_bucket=(n, per_s)` / `post_bucket=(n, per_s)`:
+  per-channel edit / post buckets as Discord runs them (fixed windows, `X-RateLimit-Limit/-Remaining/
+  -Reset/-Reset-After/-Bucket` on every answer, 429 + `Retry-After`, `X-RateLimit-Scope: user`, `Via`;
+  `fake.rest.edit_bucket.refused` counts the 429s; see ratelimits.py). MESSAGE_CREATE content is
+  blank without the message-content intent unless the bot is mentioned (or replied to with a ping).
 
 Faults and records: `fake.inject_fault("POST", r"/channels/\\d+/messages", status=500|429, times=1,
   retry_after=0.05, hang=False, delay=0.0)`; `fake.calls` / `fake.calls_to(method, route_regex,

@@ -65,6 +65,8 @@ class FakeDiscord(MemberDriver):
         nonce_lifetime: float = 300.0,
         heartbeat_interval: float = 41.25,
         edit_rate_limit: tuple[int, float] | None = None,
+        edit_bucket: tuple[int, float] | None = None,
+        post_bucket: tuple[int, float] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -76,7 +78,9 @@ class FakeDiscord(MemberDriver):
         self.token_lifetime = token_lifetime
         self.nonce_lifetime = nonce_lifetime
         self.heartbeat_interval = heartbeat_interval
-        self.edit_rate_limit = edit_rate_limit
+        self.edit_rate_limit = edit_rate_limit  # a limit that sends no headers (a sub-limit, say)
+        self.edit_bucket = edit_bucket  # per-channel edits as Discord limits them, with X-RateLimit-* headers
+        self.post_bucket = post_bucket  # per-channel message posts, likewise
         self.host, self.port = host, port
         self.snowflake = SnowflakeFactory()
         gid = guild_id or self.snowflake()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.sandbox.fake_discord.messages import create_message, delete_message, edit_message, read_body
+from bot.sandbox.fake_discord.ratelimits import ChannelBucket
 from bot.sandbox.fake_discord.rules import (
     EDIT_OTHERS_MESSAGE,
     MISSING_ACCESS,
@@ -76,6 +77,9 @@ class RestRoutes:
         self.fake = fake
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self._edits: dict[int, deque[float]] = {}
+        # Discord-like buckets with X-RateLimit-* headers (None: that route is not limited)
+        self.edit_bucket = ChannelBucket(*fake.edit_bucket, fake.now, "edit") if fake.edit_bucket else None
+        self.post_bucket = ChannelBucket(*fake.post_bucket, fake.now, "post") if fake.post_bucket else None
 
     def register(self, router: web.UrlDispatcher, api: str) -> None:
         add = router.add_route
@@ -250,6 +254,9 @@ class RestRoutes:
             raise missing_permissions()
         if payload.get("message_reference") and not perms & Perm.READ_MESSAGE_HISTORY:
             raise DiscordError(400, REPLY_WITHOUT_HISTORY, "Cannot reply without permission to read message history")
+        limited = self._limited(self.post_bucket, channel.id)
+        if isinstance(limited, web.Response):
+            return limited
         nonce = payload.get("nonce")
         key = (channel.id, str(nonce))
         if nonce is not None and payload.get("enforce_nonce"):
@@ -257,11 +264,19 @@ class RestRoutes:
             if seen and fake.now() - seen[1] <= fake.nonce_lifetime:
                 original = world.messages.get(seen[0])
                 if original is not None and not original.deleted:
-                    return json_response(world.message_payload(original))
+                    return json_response(world.message_payload(original), headers=limited)
         msg = await create_message(fake, channel.id, world.bot.id, body, size_limit=world.upload_limit)
         if nonce is not None:
             self._nonces[key] = (msg.id, fake.now())
-        return json_response(world.message_payload(msg))
+        return json_response(world.message_payload(msg), headers=limited)
+
+    @staticmethod
+    def _limited(bucket: ChannelBucket | None, channel_id: int) -> dict[str, str] | web.Response | None:
+        """The rate-limit headers for an allowed request, or the 429 answer for a refused one."""
+        if bucket is None:
+            return None
+        allowed, headers, refusal = bucket.take(channel_id)
+        return headers if allowed else json_response(refusal, 429, headers)
 
     def _edit_allowed(self, channel_id: int) -> float | None:
         """Seconds to wait if the per-channel edit bucket is empty, else None (and take a token)."""
@@ -298,11 +313,14 @@ class RestRoutes:
         if wait is not None:
             return json_response({"message": "You are being rate limited.", "retry_after": wait, "global": False},
                                  429, {"Via": "1.1 google", "Retry-After": str(wait), "X-RateLimit-Scope": "user"})
+        limited = self._limited(self.edit_bucket, channel.id)
+        if isinstance(limited, web.Response):
+            return limited
         body = await read_body(request)
         if body.files and not perms & Perm.ATTACH_FILES:
             raise missing_permissions()
         await edit_message(fake, msg, body, size_limit=world.upload_limit)
-        return json_response(world.message_payload(msg))
+        return json_response(world.message_payload(msg), headers=limited)
 
     async def reaction(self, request: web.Request) -> web.Response:
         world = self.fake.world

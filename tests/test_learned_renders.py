@@ -1,0 +1,37 @@
+"""Render times are learned per model string, size and length: the schedule's prior is the median of
+recent actual renders, for any model name (no list of known ones)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.engine.schedule import learned_render_seconds
+from db.database import open_database
+from db.repository import NewJob, Repository
+
+
+def test_prior_is_the_median_of_history_else_the_constants():
+    assert learned_render_seconds("sora-2", "1280x720", 4) == pytest.approx(108)
+    assert learned_render_seconds("sora-2", "1280x720", 4, time_scale=0.1) == pytest.approx(10.8)
+    assert learned_render_seconds("sora-2", "1280x720", 4, [11.0]) == pytest.approx(11.0)  # one is enough
+    assert learned_render_seconds("google/veo-3.1", "1280x720", 8, [40, 42, 900, 41, 1]) == pytest.approx(41)
+    assert learned_render_seconds("x", "1280x720", 4, [0, -2]) == pytest.approx(108)  # nonsense ignored
+
+
+async def test_history_is_kept_per_model_size_and_length(tmp_path):
+    conn = await open_database(tmp_path / "bot.db")
+    repo = Repository(conn)
+    renders = [("google/veo-3.1", "1280x720", 8, 30.0), ("google/veo-3.1", "1280x720", 8, 34.0),
+               ("google/veo-3.1", "720x1280", 8, 90.0), ("google/veo-3.1", "1280x720", 4, 12.0),
+               ("sora-2", "1280x720", 8, 150.0)]
+    for i, (model, size, seconds, took) in enumerate(renders):
+        job, _ = await repo.create_job(
+            NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="p", model=model, size=size,
+                   seconds=seconds, provider="openrouter", idempotency_key=f"k{i}"),
+            decide=lambda usage: True, allowed=bool, reserve_seconds=seconds, reserve_usd=0, month_start=0)
+        await repo.update(job.id, submitted_at=1000.0 + i, completed_at=1000.0 + i + took)
+    found = await repo.recent_render_seconds("google/veo-3.1", size="1280x720", seconds=8)
+    assert found == pytest.approx([34.0, 30.0])  # newest first, other sizes and lengths left out
+    assert sorted(await repo.recent_render_seconds("google/veo-3.1")) == pytest.approx([12, 30, 34, 90])
+    assert await repo.recent_render_seconds("never/seen") == []
+    await conn.close()
