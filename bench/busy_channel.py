@@ -42,6 +42,7 @@ DIALECTS = (
     "openai",
     "juheapi",
     "xingchaoyiqing",
+    "openrouter",
 )
 TARGETS = {"latency_max_s": 15.0, "latency_p95_s": 6.0, "edit_429s": 0, "status_requests_per_job_mean": 4,
            "learned_latency_s": 10.0}

@@ -366,6 +366,20 @@ class Repository(CatalogQueries):
                  ORDER BY completed_at DESC LIMIT ?""", (model, size, size, seconds, seconds, limit))
         return [float(r[0]) for r in rows if r[0] is not None and r[0] > 0]
 
+    async def hasten_siblings(self, job: Job, render_seconds: float, now: float, *, share: float = 0.9) -> int:
+        """A render like `job` (same provider, model, size, length) just took `render_seconds`: bring the
+        next poll of each unfinished sibling forward to when it has run `share` of that (now, for those
+        already past it), never later than it was. For dialects without progress, so siblings are not
+        left on a schedule made before anything like them was known. Returns how many moved."""
+        return await self._write(
+            """UPDATE jobs SET next_poll_at = CASE
+                   WHEN submitted_at + ? < ? THEN ? ELSE submitted_at + ? END
+                 WHERE provider=? AND model=? AND size=? AND seconds=? AND id<>? AND state IN ('queued', 'running')
+                   AND submitted_at IS NOT NULL AND next_poll_at IS NOT NULL
+                   AND next_poll_at > CASE WHEN submitted_at + ? < ? THEN ? ELSE submitted_at + ? END""",
+            (share * render_seconds, now, now, share * render_seconds, job.provider, job.model, job.size,
+             job.seconds, job.id, share * render_seconds, now, now, share * render_seconds))
+
     # --- jobs: claiming and transitions -------------------------------------------------------------
     async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Job]:
         """Atomically lease up to `limit` due jobs (one statement), oldest due first."""

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,16 @@ from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.product import running_product
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
+from bot.sora.openrouter import OpenRouterProvider
 from cogs.views import remix_custom_id
 from db.database import open_database
 from db.repository import Repository
 from tests.e2e.product import product_settings
+from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.relay import FakeRelay
 
 KEY = "busy-channel-key-0123456789"
+LISTED_MODELS = {"sora-2": "openai/sora-2-pro"}  # a listed catalog (OpenRouter): the model that takes 4 s 1280x720
 _RENDER = re.compile(r"\[render ([0-9.]+)s\]")
 
 
@@ -76,8 +80,9 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
     scaled = lambda b: (b[0], b[1] * scale) if b else None  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="sora-busy-") as tmp:
         folder = Path(tmp)
-        async with FakeRelay(dialect, api_key=KEY, render_seconds=_render_of, clock=time.time,
-                             queue_fraction=0.1) as relay, \
+        relay_class = FakeOpenRouter if dialect == "openrouter" else partial(FakeRelay, dialect)
+        async with relay_class(api_key=KEY, render_seconds=_render_of, clock=time.time,
+                               queue_fraction=0.1) as relay, \
                 FakeDiscord(edit_bucket=scaled(edit_bucket), post_bucket=scaled(post_bucket)) as fake:
             settings = product_settings(
                 folder, fake, SORA_MAX_CONCURRENT_JOBS=len(plan) + 1, QUOTA_USER_CONCURRENT="",
@@ -85,8 +90,13 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
                 QUOTA_GUILD_SECONDS_PER_MONTH="", QUOTA_USER_SECONDS_PER_DAY="", QUOTA_DEFAULT_SECONDS="4,8,12",
                 LOG_LEVEL="WARNING")
             conn = await open_database(settings.database_path)
-            provider = HttpVideoProvider(base_url=relay.base_url, api_key=KEY, profile=profile_for(dialect),
-                                         timeout=30.0)
+            trusted = [relay.cdn_origin]  # the fake's loopback CDN, as an operator would list it
+            if dialect == "openrouter":
+                provider: HttpVideoProvider = OpenRouterProvider(base_url=relay.base_url, api_key=KEY, timeout=30.0,
+                                                                 trusted_origins=trusted)
+            else:
+                provider = HttpVideoProvider(base_url=relay.base_url, api_key=KEY, profile=profile_for(dialect),
+                                             timeout=30.0, trusted_origins=trusted)
             resources = Resources(settings, Repository(conn), provider, Metrics())
             try:
                 async with running_product(fake, settings, time_scale=scale, progress_interval=10.0 * scale,
@@ -101,13 +111,16 @@ async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[P
                  timeout: float, after_each: Any) -> BusyRun:
     channel = fake.channel("videos").id
     repo = product.bot.repo
+    if product.bot.catalog.live:  # a provider that lists its models: offer them before the first request
+        await asyncio.wait_for(product.bot.catalog.refreshed.wait(), 30)
     started = time.time()
     ids: list[int] = []
     for i, job in enumerate(plan):
         await asyncio.sleep(max(0.0, started + job.arrival * scale - time.time()))
         who = Requester(guild_id=fake.world.guild_id, channel_id=channel, user_id=fake.user("alice").id + i)
         outcome = await product.bot.jobs.request_video(
-            who, prompt=f"job {i}: a lighthouse at dusk [render {job.render * scale:.4f}s]", model=job.model,
+            who, prompt=f"job {i}: a lighthouse at dusk [render {job.render * scale:.4f}s]",
+            model=LISTED_MODELS.get(job.model, job.model) if product.bot.catalog.live else job.model,
             size=job.size, seconds=job.seconds)
         if not outcome.accepted:
             raise AssertionError(f"job {i} refused: {outcome.message}")

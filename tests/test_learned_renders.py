@@ -35,3 +35,34 @@ async def test_history_is_kept_per_model_size_and_length(tmp_path):
     assert sorted(await repo.recent_render_seconds("google/veo-3.1")) == pytest.approx([12, 30, 34, 90])
     assert await repo.recent_render_seconds("never/seen") == []
     await conn.close()
+
+
+async def test_a_finished_render_brings_its_siblings_next_polls_forward(tmp_path):
+    """No progress reported: when one render of a shape finishes in R seconds, each sibling still
+    upstream is looked at again when it has run 0.9 R (now, if already past), never later than planned."""
+    conn = await open_database(tmp_path / "bot.db")
+    repo = Repository(conn)
+
+    async def job(i: int, *, model: str = "google/veo-3.1", size: str = "1280x720", state: str = "running",
+                  submitted: float, next_poll: float):
+        made, _ = await repo.create_job(
+            NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="p", model=model, size=size,
+                   seconds=8, provider="openrouter", idempotency_key=f"s{i}"),
+            decide=lambda usage: True, allowed=bool, reserve_seconds=8, reserve_usd=0, month_start=0)
+        await repo.update(made.id, state=state, submitted_at=submitted, next_poll_at=next_poll)
+        return made.id
+
+    done = await job(0, submitted=1000.0, next_poll=1100.0)
+    older = await job(1, submitted=990.0, next_poll=1300.0)  # past 0.9 R already: now
+    younger = await job(2, submitted=1050.0, next_poll=1300.0)  # at its 0.9 R
+    early = await job(3, submitted=1050.0, next_poll=1060.0)  # already sooner: unchanged
+    other_size = await job(4, size="720x1280", submitted=990.0, next_poll=1300.0)
+    other_model = await job(5, model="alibaba/wan-2.6", submitted=990.0, next_poll=1300.0)
+    queued = await job(6, state="queued", submitted=990.0, next_poll=1300.0)
+    moved = await repo.hasten_siblings(await repo.get_job(done), 100.0, now=1100.0)
+    polls = {i: (await repo.get_job(i)).next_poll_at for i in (done, older, younger, early, other_size,
+                                                               other_model, queued)}
+    assert moved == 3
+    assert polls == {done: 1100.0, older: 1100.0, younger: pytest.approx(1140.0), early: 1060.0,
+                     other_size: 1300.0, other_model: 1300.0, queued: 1100.0}
+    await conn.close()

@@ -321,6 +321,10 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
                                          expires_at=video.expires_at.timestamp() if video.expires_at else None,
                                          attempts=0, next_poll_at=now, provider_cost_usd=video.cost_usd)
         if done is not None:
+            if video.progress is None and job.submitted_at is not None:
+                # No progress to go by: siblings polled on a schedule made before any render like
+                # theirs was known are looked at again around when this one took.
+                await ctx.repo.hasten_siblings(job, now - job.submitted_at, now)
             await deliver.download(ctx, done, video)
         return
     started = job.submitted_at or job.created_at
