@@ -25,7 +25,7 @@ from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -43,18 +43,19 @@ class Resources:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self.provider.aclose()
-        await self.repo.conn.close()
+        await self.repo.close()
 
 
 async def build_resources(settings: Settings) -> Resources:
-    conn = await open_database(settings.database_path)
+    db = await open_store(settings.database_url)
     try:
         provider = build_provider(settings)
     except Exception:
-        await conn.close()
+        await db.close()
         raise
     metrics = Metrics()
-    return Resources(settings, Repository(conn), MeteredProvider(provider, metrics), metrics)
+    return Resources(settings, Repository(db, owner=settings.instance_name), MeteredProvider(provider, metrics),
+                     metrics)
 
 
 def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:

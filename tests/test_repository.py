@@ -1,5 +1,7 @@
-"""The repository against a real SQLite file: migrations, reservation transaction, CAS transitions,
-claiming, ledger settle/refund, guild settings and the audit log."""
+"""The repository contract, against a real SQLite file and a real PostgreSQL database (the
+`store_url` fixture): migrations, reservation transaction, CAS transitions, claiming, ledger
+settle/refund, guild settings and the audit log. SQLite-only details (pragmas, a cancelled BEGIN,
+an in-place upgrade of an old file) are tested on SQLite alone."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import pytest
 
 from bot.engine.jobs import IllegalTransition, JobState
-from db.database import latest_version, migration_state, open_database
+from db.database import latest_version, migration_state, open_database, open_store
 from db.repository import GuildConfig, NewJob, Repository, UsageRows
 
 
@@ -21,11 +23,11 @@ class Clock:
 
 
 @pytest.fixture
-async def repo(tmp_path):
-    conn = await open_database(tmp_path / "db" / "bot.db")
+async def repo(store_url):
+    db = await open_store(store_url)
     clock = Clock()
-    yield Repository(conn, clock=clock)
-    await conn.close()
+    yield Repository(db, clock=clock)
+    await db.close()
 
 
 def new_job(user: int = 1, guild: int | None = 10, prompt: str = "a cat") -> NewJob:
