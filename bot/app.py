@@ -62,7 +62,8 @@ def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfi
     return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
                         requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
                         retention_seconds=settings.retention_hours * 3600,
-                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled)
+                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled,
+                        lease_seconds=settings.job_lease_seconds, shared=settings.database_is_postgres)
 
 
 class SoraBot(commands.Bot):
@@ -81,8 +82,14 @@ class SoraBot(commands.Bot):
         from cogs.publisher import DiscordPublisher
 
         self.publisher = DiscordPublisher(self)
-        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher,
-                                        engine or engine_config(settings), metrics=resources.metrics)
+        config = engine or engine_config(settings)
+        bucket = None
+        if config.shared:  # several processes: the provider's request-rate cap lives in the database
+            from bot.engine.shared_rate import SharedRateCap
+
+            bucket = SharedRateCap(resources.repo, resources.provider.name, config.requests_per_second, config.burst)
+        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher, config,
+                                        metrics=resources.metrics, bucket=bucket)
         self.poller = Poller(self.engine_ctx)
         self.jobs = JobService(self.engine_ctx, self.poller, settings)
         self.commands_synced = asyncio.Event()

@@ -244,13 +244,17 @@ class Repository:
         return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL "
                                  "AND claimed_by=?", (self.owner,))
 
-    async def lapsed_in_states(self, states: Iterable[JobState], now: float) -> list[Job]:
-        """Jobs in `states` nobody may be working: no lease, a lapsed one, or one this process took
-        before it restarted (start-up recovery of submitting/downloading jobs)."""
+    async def lapsed_in_states(self, states: Iterable[JobState], now: float, *, include_own: bool) -> list[Job]:
+        """Jobs in `states` nobody is working: no lease or a lapsed one, and with `include_own` the
+        ones this process leased before it restarted. On SQLite (one process) that is every one."""
         values = [s.value for s in states]
+        if self.backend == "sqlite":
+            return await self.jobs_in_states(states)
+        own = "OR claimed_by = ?" if include_own else ""
+        args = (*values, now, self.owner) if include_own else (*values, now)
         rows = await self._all(
             f"SELECT * FROM jobs WHERE state IN ({_marks(values)}) AND (claimed_until IS NULL "  # noqa: S608
-            f"OR claimed_until <= ? OR claimed_by IS NOT DISTINCT FROM ?) ORDER BY id", (*values, now, self.owner))
+            f"OR claimed_until <= ? {own}) ORDER BY id", args)
         return [Job.from_row(r) for r in rows]
 
     async def recent_render_seconds(self, model: str, limit: int = 20) -> list[float]:
@@ -349,6 +353,29 @@ class Repository:
         return await self._write(
             "UPDATE quota_ledger SET status='refunded', reason='ended', closed_at=? WHERE status='reserved' "
             "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
+
+    # --- several processes: the shared admission mutex and the shared provider rate ------------------
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Held by one process at a time (PostgreSQL advisory lock); yields False when another holds it."""
+        return self.db.exclusive(name)
+
+    async def take_rate_slot(self, provider: str, now: float, interval: float) -> float:
+        """GCRA, one atomic statement: move `provider`'s theoretical arrival time on by `interval`
+        (from now if it lies in the past) and return the new value (bot/engine/shared_rate.py)."""
+        row = await self._one(
+            """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
+               ON CONFLICT (provider) DO UPDATE SET
+                   tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END + ?
+               RETURNING tat""", (provider, now + interval, now, now, interval))
+        return float(row[0])
+
+    async def hold_rate(self, provider: str, until: float) -> None:
+        """No slot for `provider` before `until` (a 429's Retry-After, for every process)."""
+        await self._write(
+            """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
+               ON CONFLICT (provider) DO UPDATE SET
+                   tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END""",
+            (provider, until, until, until))
 
     # --- quota ledger -----------------------------------------------------------------------------
     async def ledger_entry(self, job_id: int) -> Row | None:

@@ -45,6 +45,9 @@ class EngineConfig:
     sweep_interval: float = 600.0  # how often the poller runs the retention sweep
     time_scale: float = 1.0  # < 1 runs a faster world (benchmarks): render estimates scale with it
     webhooks: bool = False  # a webhook receiver wakes finished jobs: polls become the safety net
+    # Several processes share the database (PostgreSQL): submissions are leased too, a dead
+    # neighbour's lapsed ones are taken over, admission runs under a cross-process mutex.
+    shared: bool = False
 
 
 @dataclass

@@ -29,6 +29,7 @@ from db.repository import Job
 log = logging.getLogger(__name__)
 
 _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
+_ADMISSION_RETRY = 0.25  # seconds: another process held the admission mutex
 
 
 def _user(job: Job) -> int:
@@ -51,6 +52,8 @@ class Poller:
         self.last_sweep_at: float = 0.0
         self._slots_full = False  # the last admission left ready jobs waiting for a slot
         self._nudged: set[int] = set()  # webhook-woken jobs whose in-flight step may push next_poll_at back
+        self.last_takeover_at: float = 0.0
+        self._admission_busy_until = 0.0  # another process was admitting: retry then, not in a busy loop
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,6 +112,7 @@ class Poller:
         self.turns += 1
         await self._admit()
         await self._sweep_if_due()
+        await self._take_over_lapsed_submissions()
         free = self.ctx.config.max_parallel - len(self._inflight)
         if free <= 0:
             return
@@ -131,12 +135,28 @@ class Poller:
         except OSError as exc:
             log.warning("retention sweep failed: %s", exc)
 
+    async def _take_over_lapsed_submissions(self) -> None:
+        """Several processes: a neighbour that died mid-submission leaves a `submitting` job whose lease
+        lapses; it is reconciled (found upstream or failed and refunded), never sent again."""
+        ctx = self.ctx
+        if not ctx.config.shared or ctx.clock() - self.last_takeover_at < ctx.config.lease_seconds / 4:
+            return
+        now = self.last_takeover_at = ctx.clock()
+        for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=False):
+            if job.id in self._inflight_ids:
+                continue
+            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=ctx.extra(job))
+            await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now,
+                                      claimed_until=None)
+
     async def _next_delay(self) -> float:
         if len(self._inflight) >= self.ctx.config.max_parallel:
             return _IDLE_MAX  # a finishing task wakes us
         due = await self.ctx.repo.earliest_due()
         # Waiting jobs that found no free slot are not "due": a finishing job wakes the loop instead.
         waiting_due = None if self._slots_full else await self.ctx.repo.earliest_requested()
+        if waiting_due is not None:
+            waiting_due = max(waiting_due, self._admission_busy_until)
         candidates = [t for t in (due, waiting_due) if t is not None]
         if not candidates:
             return _IDLE_MAX
@@ -167,6 +187,16 @@ class Poller:
 
     # --- admission: the local queue, fair across users ------------------------------------------------
     async def _admit(self) -> None:
+        """Several processes: one admits at a time (the provider and member caps count every
+        process's jobs); the others skip this turn and are woken when it is their go."""
+        async with self.ctx.repo.exclusive("admission") as ours:
+            if ours:
+                self._admission_busy_until = 0.0
+                await self._admit_now()
+            else:  # look again shortly (a NOTIFY from the admitting process may wake us sooner)
+                self._admission_busy_until = self.ctx.clock() + _ADMISSION_RETRY
+
+    async def _admit_now(self) -> None:
         ctx = self.ctx
         waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
         self._slots_full = False
@@ -186,7 +216,8 @@ class Poller:
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
         for job in pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
                                  running=served):
-            claimed = await ctx.repo.claim_requested(job.id, now)
+            claimed = await ctx.repo.claim_requested(
+                job.id, now, lease=ctx.config.lease_seconds if ctx.config.shared else None)
             if claimed is not None:
                 self._spawn(claimed, submit.submit(ctx, claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
@@ -310,11 +341,13 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
 async def recover_after_restart(ctx: EngineContext) -> None:
     """Make every unfinished job workable again after a crash or restart."""
     now = ctx.clock()
-    for job in await ctx.repo.jobs_in_states([JobState.SUBMITTING]):
+    # Several processes: only jobs nobody else is working (unleased, lapsed, or leased by us before
+    # the restart); on SQLite that is every one of them.
+    for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=True):
         # The create may or may not have gone out: never resend blindly, reconcile instead.
         log.warning("found a job mid-submission after restart; reconciling", extra=ctx.extra(job))
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now, claimed_until=None)
-    for job in await ctx.repo.jobs_in_states([JobState.DOWNLOADING]):
+    for job in await ctx.repo.lapsed_in_states([JobState.DOWNLOADING], now, include_own=True):
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
                                   claimed_until=None)
     await ctx.repo.release_leases()
