@@ -54,6 +54,9 @@ _SETTLE = """UPDATE quota_ledger SET status='settled',
              WHERE job_id=? AND status='reserved'"""
 
 
+WAKEUP_CHANNEL = "sora_bot_wakeup"  # LISTEN/NOTIFY channel: new work for the pollers
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -358,6 +361,14 @@ class Repository:
     def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
         """Held by one process at a time (PostgreSQL advisory lock); yields False when another holds it."""
         return self.db.exclusive(name)
+
+    async def notify_wakeup(self, payload: str = "") -> None:
+        """Wake every process's poller (PostgreSQL NOTIFY on WAKEUP_CHANNEL; nothing on SQLite)."""
+        await self.db.notify(WAKEUP_CHANNEL, payload)
+
+    async def listen_wakeups(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` when any process (this one included) calls notify_wakeup."""
+        await self.db.listen(WAKEUP_CHANNEL, callback)
 
     async def take_rate_slot(self, provider: str, now: float, interval: float) -> float:
         """GCRA, one atomic statement: move `provider`'s theoretical arrival time on by `interval`

@@ -54,22 +54,48 @@ class Poller:
         self._nudged: set[int] = set()  # webhook-woken jobs whose in-flight step may push next_poll_at back
         self.last_takeover_at: float = 0.0
         self._admission_busy_until = 0.0  # another process was admitting: retry then, not in a busy loop
+        self._notifies: set[asyncio.Task[None]] = set()
+        self.wakeups_received = 0  # NOTIFYs from other processes (several processes only)
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         await recover_after_restart(self.ctx)
+        if self.ctx.config.shared:  # another process's new job or webhook wakes this loop too
+            await self.ctx.repo.listen_wakeups(self._woken_by_neighbour)
         self._task = asyncio.create_task(self._run(), name="sora-poller")
         self._task.add_done_callback(_log_task_failure)
 
     def wake(self) -> None:
+        """New work (a job accepted): this loop, and with several processes every other one."""
         self._wake.set()
+        self._tell_neighbours("")
 
     def nudge(self, job_id: int) -> None:
         """A verified webhook made `job_id` due now (bot/webhooks/): poll it at once. If a step of it is
-        in flight, that step's own next_poll_at would bury the nudge, so it is made due again after."""
+        in flight, that step's own next_poll_at would bury the nudge, so it is made due again after.
+        With several processes the others are woken too (whichever is free claims it)."""
         if job_id in self._inflight_ids:
             self._nudged.add(job_id)
         self._wake.set()
+        self._tell_neighbours(str(job_id))
+
+    def _woken_by_neighbour(self, payload: str) -> None:
+        self.wakeups_received += 1
+        self._admission_busy_until = 0.0
+        self._wake.set()
+
+    def _tell_neighbours(self, payload: str) -> None:
+        if not self.ctx.config.shared:
+            return
+        task = asyncio.create_task(self.ctx.repo.notify_wakeup(payload), name="notify-wakeup")
+        self._notifies.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._notifies.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("could not wake the other processes: %s", t.exception())
+
+        task.add_done_callback(done)
 
     @property
     def alive(self) -> bool:
