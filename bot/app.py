@@ -109,7 +109,17 @@ class SoraBot(commands.Bot):
         await self.poller.start()
         self._sync_task = asyncio.create_task(self._sync_commands(), name="sync-commands")
 
+    @property
+    def syncs_commands(self) -> bool:
+        """Several processes (shards): only the one holding shard 0 syncs the slash commands."""
+        ids = self.settings.shard_ids
+        return ids is None or 0 in ids
+
     async def _sync_commands(self) -> None:
+        if not self.syncs_commands:
+            log.info("shards %s: commands are synced by the process holding shard 0", self.settings.shard_ids)
+            self.commands_synced.set()
+            return
         try:
             if self.settings.discord_guild_ids:
                 for guild_id in self.settings.discord_guild_ids:
@@ -166,6 +176,21 @@ class SoraBot(commands.Bot):
         await super().close()
 
 
+class ShardedSoraBot(SoraBot, commands.AutoShardedBot):
+    """DISCORD_SHARD_COUNT set: this process runs shards DISCORD_SHARD_IDS (default: all) of that
+    count, each its own gateway connection. Any process delivers any job: results and status edits go
+    through REST with the bot token, whichever shard the guild is on."""
+
+
+def make_bot(resources: Resources, **kwargs) -> SoraBot:
+    """The Bot for these settings: sharded when DISCORD_SHARD_COUNT is set, else one connection."""
+    settings = resources.settings
+    if settings.discord_shard_count is None:
+        return SoraBot(resources, **kwargs)
+    return ShardedSoraBot(resources, shard_count=settings.discord_shard_count, shard_ids=settings.shard_ids,
+                          **kwargs)
+
+
 async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
     secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key,
@@ -177,8 +202,10 @@ async def serve(settings: Settings) -> int:
 
         log.warning("connecting to a fake Discord at %s (DISCORD_API_URL is for tests)", settings.discord_api_url)
         point_discord_py_at(settings.discord_api_url)
+    if settings.discord_rest_url:
+        point_rest_at(settings.discord_rest_url)
     resources = await build_resources(settings)
-    bot = SoraBot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
+    bot = make_bot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
     health = None
     if settings.health_port is not None:
         from bot.health import HealthServer
@@ -229,6 +256,17 @@ async def serve(settings: Settings) -> int:
             await health.stop()
         await resources.aclose()
     return 0
+
+
+def point_rest_at(base_url: str) -> str:
+    """Send every Discord REST call through `base_url` (a shared rate-limit proxy such as nirn-proxy,
+    which forwards to discord.com keeping one view of the buckets for all processes). The gateway
+    still goes to Discord. Returns the API base now in use."""
+    from discord.http import Route
+
+    Route.BASE = base_url.rstrip("/") + "/api/v10"
+    log.info("Discord REST goes through %s", base_url.rstrip("/"))
+    return Route.BASE
 
 
 def health_checks(bot: SoraBot) -> dict:

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # Scale-out: this process runs shards DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT (AutoShardedBot).
     discord_shard_count: int | None = Field(default=None, ge=1, alias="DISCORD_SHARD_COUNT")
     discord_shard_ids: str | None = Field(default=None, alias="DISCORD_SHARD_IDS")
+    # A shared Discord REST rate-limit proxy (e.g. nirn-proxy) in front of discord.com for many processes.
+    discord_rest_url: str | None = Field(default=None, alias="DISCORD_REST_URL")
 
     # --- Provider ----------------------------------------------------------------------------
     sora_provider: ProviderName = Field(default=ProviderName.OPENAI, alias="SORA_PROVIDER")
@@ -163,7 +165,7 @@ class Settings(BaseSettings):
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port",
                      "webhook_port", "webhook_public_url", "sora_webhook_secret", "sora_base_url",
-                     "discord_api_url", "ffmpeg_binary", "discord_shard_count", "discord_shard_ids",
+                     "discord_api_url", "ffmpeg_binary", "discord_shard_count", "discord_shard_ids", "discord_rest_url",
                      "bot_instance_name", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
