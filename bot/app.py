@@ -53,7 +53,8 @@ async def build_resources(settings: Settings) -> Resources:
     except Exception:
         await db.close()
         raise
-    metrics = Metrics()
+    several = settings.database_is_postgres or settings.discord_shard_count is not None
+    metrics = Metrics(process=settings.instance_name, shards=settings.discord_shard_ids) if several else Metrics()
     return Resources(settings, Repository(db, owner=settings.instance_name), MeteredProvider(provider, metrics),
                      metrics)
 
