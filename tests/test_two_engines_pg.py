@@ -1,7 +1,8 @@
 """Two job engines (two "processes") on one PostgreSQL database and one provider: a job accepted on
 one wakes the other's poller at once (LISTEN/NOTIFY), so a process whose own loop is busy or gone
 does not leave new work waiting for a neighbour's 30-second idle timer; a webhook nudge wakes the
-neighbours too. Every job is delivered once, by one of them."""
+neighbours too. Every job is delivered once, by one of them. Eight members' requests racing for
+one member's last video of the day across the two engines: exactly one is accepted."""
 
 from __future__ import annotations
 
@@ -53,3 +54,19 @@ async def test_a_webhook_nudge_on_one_process_wakes_the_others(tmp_path):
                     break
                 await asyncio.sleep(0.02)
             assert b.poller.wakeups_received > before
+
+
+async def test_eight_requests_for_the_last_unit_across_two_engines_one_wins(tmp_path):
+    async with fresh_database() as url:
+        settings = make_settings(tmp_path, DATABASE_URL=url, QUOTA_USER_VIDEOS_PER_DAY="1")
+        provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.2)
+        async with Harness(settings, provider, owner="a") as a, Harness(settings, provider, owner="b") as b:
+            outcomes = await asyncio.gather(*(h.service.request_video(member(user_id=7), prompt=f"race {i}")
+                                              for i in range(4) for h in (a, b)))
+            accepted = [o for o in outcomes if o.job is not None]
+            assert len(accepted) == 1, [o.message for o in outcomes]
+            assert all(o.refusal for o in outcomes if o.job is None)
+            done = await a.wait_for(accepted[0].job.id, "delivered", timeout=20)
+            assert len(await provider.list()) == 1
+            assert len(a.publisher.results) + len(b.publisher.results) == 1
+            assert (await a.repo.ledger_entry(done.id))["status"] == "settled"
