@@ -201,6 +201,8 @@ class PostgresDatabase(Database):
         self.dsn = dsn
         self._listener: Any = None
         self._callbacks: dict[str, list[Callable[[str], None]]] = {}
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresDatabase:
@@ -242,10 +244,39 @@ class PostgresDatabase(Database):
 
         if self._listener is None:
             self._listener = await asyncpg.connect(self.dsn)
+            self._listener.add_termination_listener(self._listener_lost)
         first = channel not in self._callbacks
         self._callbacks.setdefault(channel, []).append(callback)
         if first:
             await self._listener.add_listener(channel, self._dispatch)
+
+    def _listener_lost(self, _conn: Any) -> None:
+        """The LISTEN connection dropped (server restart, network): reconnect in the background."""
+        if self._closing or (self._reconnect_task is not None and not self._reconnect_task.done()):
+            return
+        self._listener = None
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._relisten(), name="pg-relisten")
+
+    async def _relisten(self) -> None:
+        import asyncpg
+
+        delay = 0.5
+        while not self._closing:
+            try:
+                conn = await asyncpg.connect(self.dsn)
+                conn.add_termination_listener(self._listener_lost)
+                for channel in self._callbacks:
+                    await conn.add_listener(channel, self._dispatch)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("LISTEN connection lost; retrying in %.1f s: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self._listener = conn
+            log.info("LISTEN connection restored")
+            for channel in self._callbacks:  # a wake-up may have been missed meanwhile
+                self._dispatch(conn, 0, channel, "")
+            return
 
     def _dispatch(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
         for callback in self._callbacks.get(channel, []):
@@ -255,6 +286,9 @@ class PostgresDatabase(Database):
                 log.exception("a NOTIFY handler for %s failed", channel)
 
     async def close(self) -> None:
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()

@@ -17,6 +17,10 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 _reachable: bool | None = None
 
 
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _db_url(name: str) -> str:
     base, _, _ = ADMIN_URL.rpartition("/")
     return f"{base}/{name}"
@@ -39,11 +43,11 @@ async def require_postgres() -> None:
         except (OSError, Exception) as exc:  # refused, timed out, auth
             _reachable = False
             reason = f"PostgreSQL not reachable at {ADMIN_URL}: {type(exc).__name__}: {exc}"
-            if os.environ.get("CI"):
+            if _ci():
                 pytest.fail(f"{reason} (CI is set: the PostgreSQL tests must run)")
             pytest.skip(f"{reason} (set TEST_POSTGRES_URL, or CI=true to make this a failure)")
     if not _reachable:
-        if os.environ.get("CI"):
+        if _ci():
             pytest.fail(f"PostgreSQL not reachable at {ADMIN_URL} (CI is set)")
         pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}")
 

@@ -70,3 +70,36 @@ async def test_postgres_migrates_once_even_when_two_processes_start_together():
         finally:
             await a.close()
             await b.close()
+
+
+async def test_a_dropped_listen_connection_is_restored_and_wakes_once():
+    """The LISTEN connection is killed server-side: it reconnects, wakes the listener (a NOTIFY may
+    have been missed) and hears the next NOTIFY."""
+    from tests.pgtools import fresh_database
+
+    async with fresh_database() as url:
+        db = await open_store(url)
+        try:
+            heard: list[str] = []
+            await db.listen("sora_test_channel", heard.append)
+            await db.notify("sora_test_channel", "one")
+            for _ in range(100):
+                if heard:
+                    break
+                await asyncio.sleep(0.02)
+            assert heard == ["one"]
+            pid = db._listener.get_server_pid()
+            await db.execute("SELECT pg_terminate_backend(?)", (pid,))
+            for _ in range(200):
+                if len(heard) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert heard == ["one", ""]  # the catch-up wake after reconnecting
+            await db.notify("sora_test_channel", "two")
+            for _ in range(100):
+                if "two" in heard:
+                    break
+                await asyncio.sleep(0.02)
+            assert heard[-1] == "two"
+        finally:
+            await db.close()
