@@ -184,14 +184,18 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         ticker.start()
         try:
             t0 = time.monotonic()
-            for i in range(args.count):
-                n = args.index * args.count + i
-                render = rng.uniform(20 * 60, 40 * 60) * scale
-                outcome = await service.request_video(
-                    requester(user_id=1000 + n % 400, guild_id=50 + n % 40), seconds=rng.choice((4, 8, 12)),
-                    prompt=with_render(f"scale job {n}", render))
+            gate = asyncio.Semaphore(args.concurrency)  # members' commands arrive concurrently
+
+            async def ask(n: int, render: float, seconds: int) -> None:
+                async with gate:
+                    outcome = await service.request_video(
+                        requester(user_id=1000 + n % 400, guild_id=50 + n % 40), seconds=seconds,
+                        prompt=with_render(f"scale job {n}", render))
                 if not outcome.accepted:
                     raise SystemExit(f"job {n} refused: {outcome.message}")
+
+            await asyncio.gather(*(ask(args.index * args.count + i, rng.uniform(20 * 60, 40 * 60) * scale,
+                                       rng.choice((4, 8, 12))) for i in range(args.count)))
             t_requested = time.monotonic()
             while True:
                 states = await repo.count_by_state()
@@ -228,7 +232,8 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
         procs = [subprocess.Popen(
             [sys.executable, __file__, "--worker", "--url", url, "--relay", relay.base_url, "--index", str(i),
              "--count", str(count), "--total", str(count * 2), "--scale", str(args.scale), "--window",
-             str(args.window), "--rate", str(args.rate), "--seed", str(args.seed), "--timeout", str(args.timeout)],
+             str(args.window), "--rate", str(args.rate), "--seed", str(args.seed), "--timeout", str(args.timeout),
+             "--concurrency", str(args.concurrency)],
             stdout=subprocess.PIPE) for i in range(2)]
         outs = await asyncio.gather(*(asyncio.to_thread(p.communicate) for p in procs))
         counts = await relay.counts()
@@ -253,6 +258,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                               "machine": machine(), "time_scale": args.scale, "rate_cap_shared": args.rate}
     async with fresh_database() as url:
         result["claims"] = await claims(url, args.claim_jobs)
+        print(json.dumps(result["claims"]), file=sys.stderr, flush=True)
     if args.jobs:
         async with fresh_database() as url:
             result["in_flight"] = await in_flight(url, args)
@@ -268,6 +274,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=400.0)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight per process")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--relay", help=argparse.SUPPRESS)

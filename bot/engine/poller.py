@@ -215,19 +215,26 @@ class Poller:
     async def _admit(self) -> None:
         """Several processes: one admits at a time (the provider and member caps count every
         process's jobs); the others skip this turn and are woken when it is their go."""
+        waiting: list[Job] = []
+        positions: dict[int, int] = {}
         async with self.ctx.repo.exclusive("admission") as ours:
             if ours:
                 self._admission_busy_until = 0.0
-                await self._admit_now()
+                waiting, positions = await self._admit_now()
             else:  # look again shortly (a NOTIFY from the admitting process may wake us sooner)
                 self._admission_busy_until = self.ctx.clock() + _ADMISSION_RETRY
+        # Queue positions are shown after the mutex is released: the other processes admit meanwhile.
+        for job in waiting:
+            if job.status_message_id is not None:  # the service creates it; never race it with a second one
+                await publish_progress(self.ctx, job, position=positions[job.id])
 
-    async def _admit_now(self) -> None:
+    async def _admit_now(self) -> tuple[list[Job], dict[int, int]]:
+        """Start what fits; returns the jobs still waiting and their queue positions."""
         ctx = self.ctx
         waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
         self._slots_full = False
         if not waiting:
-            return
+            return [], {}
         now = ctx.clock()
         by_user: Counter = Counter()
         by_guild: Counter = Counter()
@@ -249,9 +256,7 @@ class Poller:
         still = [j for j in waiting if j.id not in self._inflight_ids]
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
-        for job in still:
-            if job.status_message_id is not None:  # the service creates it; never race it with a second one
-                await publish_progress(ctx, job, position=positions[job.id])
+        return still, positions
 
     async def _served(self, waiting: list[Job]) -> Counter:
         """Round-robin memory: how many jobs each member has had sent upstream since their oldest
