@@ -1,4 +1,4 @@
-"""Entry point: `python -m bot [run|doctor|demo]` (also the `sora-bot` console script).
+"""Entry point: `python -m bot [run|doctor|demo|migrate-db]` (also the `sora-bot` console script).
 
 `run` (the default) needs DISCORD_TOKEN, and SORA_API_KEY unless SORA_PROVIDER=simulated. A missing
 or invalid setting prints one line that names the variable and exits with code 2, no traceback.
@@ -37,7 +37,9 @@ def load_settings() -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sora-bot", description="Sora videos for your Discord server.")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "doctor", "demo"])
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "doctor", "demo", "migrate-db"])
+    parser.add_argument("--from", dest="source", help="migrate-db: the SQLite database (sqlite:///path)")
+    parser.add_argument("--to", dest="target", help="migrate-db: the PostgreSQL database (postgresql://…)")
     args = parser.parse_args(argv)
     settings = load_settings()
     try:
@@ -45,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.runner import run
 
             return asyncio.run(run(settings))
+        if args.command == "migrate-db":
+            from bot.migrate_db import migrate_db
+
+            return asyncio.run(migrate_db(settings, args.source, args.target))
         if args.command == "doctor":
             from bot.doctor import doctor
 

@@ -27,7 +27,7 @@ from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
 from bot.texts import GUILD_NOT_ALLOWED, leaving_guild_text
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -45,18 +45,20 @@ class Resources:
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
             await self.provider.aclose()
-        await self.repo.conn.close()
+        await self.repo.close()
 
 
 async def build_resources(settings: Settings) -> Resources:
-    conn = await open_database(settings.database_path)
+    db = await open_store(settings.database_url)
     try:
         provider = build_provider(settings)
     except Exception:
-        await conn.close()
+        await db.close()
         raise
-    metrics = Metrics()
-    return Resources(settings, Repository(conn), MeteredProvider(provider, metrics), metrics)
+    several = settings.database_is_postgres or settings.discord_shard_count is not None
+    metrics = Metrics(process=settings.instance_name, shards=settings.discord_shard_ids) if several else Metrics()
+    return Resources(settings, Repository(db, owner=settings.instance_name), MeteredProvider(provider, metrics),
+                     metrics)
 
 
 def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:
@@ -65,7 +67,8 @@ def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfi
                         retention_seconds=settings.retention_hours * 3600,
                         max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled,
                         credit_recheck=settings.credit_recheck_seconds,
-                        credit_recheck_max=settings.credit_recheck_max_seconds)
+                        credit_recheck_max=settings.credit_recheck_max_seconds,
+                        lease_seconds=settings.job_lease_seconds, shared=settings.database_is_postgres)
 
 
 class SoraBot(commands.Bot):
@@ -88,8 +91,14 @@ class SoraBot(commands.Bot):
         from cogs.publisher import DiscordPublisher
 
         self.publisher = DiscordPublisher(self, rate_limits)
-        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher,
-                                        engine or engine_config(settings), metrics=resources.metrics)
+        config = engine or engine_config(settings)
+        bucket = None
+        if config.shared:  # several processes: the provider's request-rate cap lives in the database
+            from bot.engine.shared_rate import SharedRateCap
+
+            bucket = SharedRateCap(resources.repo, resources.provider.name, config.requests_per_second, config.burst)
+        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher, config,
+                                        metrics=resources.metrics, bucket=bucket)
         self.poller = Poller(self.engine_ctx)
         self.catalog = CatalogService(resources.repo, resources.provider, settings, clock=self.engine_ctx.clock)
         self.jobs = JobService(self.engine_ctx, self.poller, settings, catalog=self.catalog)
@@ -112,7 +121,17 @@ class SoraBot(commands.Bot):
         await self.poller.start()
         self._sync_task = asyncio.create_task(self._sync_commands(), name="sync-commands")
 
+    @property
+    def syncs_commands(self) -> bool:
+        """Several processes (shards): only the one holding shard 0 syncs the slash commands."""
+        ids = self.settings.shard_ids
+        return ids is None or 0 in ids
+
     async def _sync_commands(self) -> None:
+        if not self.syncs_commands:
+            log.info("shards %s: commands are synced by the process holding shard 0", self.settings.shard_ids)
+            self.commands_synced.set()
+            return
         try:
             if self.settings.discord_guild_ids:
                 for guild_id in self.settings.discord_guild_ids:
@@ -212,6 +231,21 @@ class SoraBot(commands.Bot):
         await super().close()
 
 
+class ShardedSoraBot(SoraBot, commands.AutoShardedBot):
+    """DISCORD_SHARD_COUNT set: this process runs shards DISCORD_SHARD_IDS (default: all) of that
+    count, each its own gateway connection. Any process delivers any job: results and status edits go
+    through REST with the bot token, whichever shard the guild is on."""
+
+
+def make_bot(resources: Resources, **kwargs) -> SoraBot:
+    """The Bot for these settings: sharded when DISCORD_SHARD_COUNT is set, else one connection."""
+    settings = resources.settings
+    if settings.discord_shard_count is None:
+        return SoraBot(resources, **kwargs)
+    return ShardedSoraBot(resources, shard_count=settings.discord_shard_count, shard_ids=settings.shard_ids,
+                          **kwargs)
+
+
 async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
     secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key,
@@ -223,8 +257,10 @@ async def serve(settings: Settings) -> int:
 
         log.warning("connecting to a fake Discord at %s (DISCORD_API_URL is for tests)", settings.discord_api_url)
         point_discord_py_at(settings.discord_api_url)
+    if settings.discord_rest_url:
+        point_rest_at(settings.discord_rest_url)
     resources = await build_resources(settings)
-    bot = SoraBot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
+    bot = make_bot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
     health = None
     if settings.health_port is not None:
         from bot.health import HealthServer
@@ -275,6 +311,17 @@ async def serve(settings: Settings) -> int:
             await health.stop()
         await resources.aclose()
     return 0
+
+
+def point_rest_at(base_url: str) -> str:
+    """Send every Discord REST call through `base_url` (a shared rate-limit proxy such as nirn-proxy,
+    which forwards to discord.com keeping one view of the buckets for all processes). The gateway
+    still goes to Discord. Returns the API base now in use."""
+    from discord.http import Route
+
+    Route.BASE = base_url.rstrip("/") + "/api/v10"
+    log.info("Discord REST goes through %s", base_url.rstrip("/"))
+    return Route.BASE
 
 
 def health_checks(bot: SoraBot) -> dict:

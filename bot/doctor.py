@@ -225,6 +225,8 @@ async def check_database(settings: Settings) -> Check:
     from db.database import migration_state, open_database
 
     name = "Database"
+    if settings.database_is_postgres:
+        return await check_postgres(settings)
     try:
         path = settings.database_path
     except ValueError as exc:
@@ -256,6 +258,54 @@ async def check_database(settings: Settings) -> Check:
     finally:
         await conn.close()
     return Check(name, Status.OK, f"{path} writable, migrated (schema version {applied} of {latest})")
+
+
+def _redacted_dsn(url: str) -> str:
+    """postgresql://user:secret@host/db → postgresql://user@host/db (never print a password)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+async def check_postgres(settings: Settings) -> Check:
+    """Connect, compare the migration level with this code's, and prove a write (rolled back)."""
+    import asyncpg
+
+    from db.database import PG_MIGRATIONS_DIR, migrations
+
+    name = "Database"
+    where = _redacted_dsn(settings.database_url)
+    fix = "start PostgreSQL, check host/port/user/password/database in DATABASE_URL, and that this host may connect"
+    try:
+        conn = await asyncpg.connect(settings.database_url, timeout=5)
+    except Exception as exc:
+        return Check(name, Status.FAIL, f"cannot connect to {where}: {_describe(exc)}", fix)
+    try:
+        latest = len(migrations(PG_MIGRATIONS_DIR))
+        applied = 0
+        if await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL"):
+            applied = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))
+        if applied > latest:
+            return Check(name, Status.FAIL, f"{where} has schema version {applied}, newer than this code's {latest}",
+                         "upgrade every bot process to the same release")
+        if applied < latest:
+            return Check(name, Status.FAIL, f"{where} is at schema version {applied} of {latest}",
+                         "start the bot once (migrations run at start-up) and look at its log")
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await conn.execute("CREATE TEMP TABLE doctor_write_probe (x INTEGER)")
+        finally:
+            await tx.rollback()
+    except Exception as exc:
+        return Check(name, Status.FAIL, f"{where}: {_describe(exc)}", fix)
+    finally:
+        await conn.close()
+    return Check(name, Status.OK, f"PostgreSQL {where} writable, migrated (schema version {applied} of {latest})")
 
 
 def check_data_dir(data_dir: Path, max_disk_mb: int, *, min_free: int = MIN_FREE_BYTES) -> Check:

@@ -93,6 +93,9 @@ class HealthServer:
         results = await run_checks(self.checks, self.check_timeout)
         failing = [name for name, ok in results.items() if not ok]
         body: dict[str, object] = {"ok": not failing, "checks": results}
+        if self.metrics is not None and self.metrics.process is not None:  # several processes: which one
+            body["process"] = self.metrics.process
+            body["shards"] = self.metrics.shards or "all"
         if failing:
             body["failing"] = failing
             log.warning("health: failing checks %s", ", ".join(failing))

@@ -36,9 +36,16 @@ _DELIVERY_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 class Metrics:
     """Every metric the bot exports, with small helpers so call sites stay one line."""
 
-    def __init__(self, namespace: str = "sora_bot") -> None:
+    def __init__(self, namespace: str = "sora_bot", *, process: str | None = None, shards: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
+        # Several processes (PostgreSQL, shards): which one this is, for a per-process view of the
+        # counters (`sora_bot_process{process, shards} 1`; join on the scrape's instance label).
+        self.process = process
+        self.shards = shards
+        if process is not None:
+            Gauge("process", "This bot process: its lease name and Discord shards.", ["process", "shards"],
+                  namespace=namespace, registry=reg).labels(process=process, shards=shards or "all").set(1)
         self.jobs = Gauge("jobs", "Jobs by state, as last read from the database.", ["state"],
                           namespace=namespace, registry=reg)
         self.submissions = Counter("submissions", "Videos submitted upstream (creates and remixes).",

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     # estimated USD the whole bot may spend per calendar month (None: no ceiling). No bypass.
     discord_allowed_guild_ids: CsvInt = Field(default_factory=list, alias="DISCORD_ALLOWED_GUILD_IDS")
     bot_usd_per_month: float | None = Field(default=None, ge=0, alias="BOT_USD_PER_MONTH")
+    # Scale-out: this process runs shards DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT (AutoShardedBot).
+    discord_shard_count: int | None = Field(default=None, ge=1, alias="DISCORD_SHARD_COUNT")
+    discord_shard_ids: str | None = Field(default=None, alias="DISCORD_SHARD_IDS")
+    # A shared Discord REST rate-limit proxy (e.g. nirn-proxy) in front of discord.com for many processes.
+    discord_rest_url: str | None = Field(default=None, alias="DISCORD_REST_URL")
 
     # --- Provider ----------------------------------------------------------------------------
     sora_provider: ProviderName = Field(default=ProviderName.OPENAI, alias="SORA_PROVIDER")
@@ -129,6 +134,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), alias="DATA_DIR")
     retention_hours: float = Field(default=72.0, ge=0, alias="RETENTION_HOURS")
     max_disk_mb: int = Field(default=2048, ge=1, alias="MAX_DISK_MB")
+    # Several processes on one PostgreSQL: the name on this process's job leases (default: host name
+    # and shard ids), and how long a lease lasts before another process may take the job over.
+    bot_instance_name: str | None = Field(default=None, alias="BOT_INSTANCE_NAME")
+    job_lease_seconds: float = Field(default=300.0, gt=0, alias="JOB_LEASE_SECONDS")
 
     # --- Quota defaults for a new guild (admins change them with /sora-admin) ---------------------
     quota_user_videos_per_day: int | None = Field(default=3, ge=0, alias="QUOTA_USER_VIDEOS_PER_DAY")
@@ -181,7 +190,8 @@ class Settings(BaseSettings):
                      "quota_guild_seconds_per_month", "quota_guild_usd_per_month",
                      "quota_user_concurrent", "quota_guild_concurrent", "health_port", "bot_usd_per_month",
                      "webhook_port", "webhook_public_url", "sora_webhook_secret", "sora_base_url",
-                     "discord_api_url", "ffmpeg_binary", mode="before")
+                     "discord_api_url", "ffmpeg_binary", "discord_shard_count", "discord_shard_ids", "discord_rest_url",
+                     "bot_instance_name", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
@@ -206,6 +216,7 @@ class Settings(BaseSettings):
     def _fill_base_url(self) -> Settings:
         if not self.sora_base_url:
             self.sora_base_url = DEFAULT_BASE_URLS[self.sora_provider] or None
+        parse_shard_ids(self.discord_shard_ids, self.discord_shard_count)  # a bad spec fails at start
         return self
 
     # --- derived -----------------------------------------------------------------------------
@@ -214,8 +225,26 @@ class Settings(BaseSettings):
         """The SQLite file named by DATABASE_URL (`sqlite:///relative` or `sqlite:////absolute`)."""
         prefix = "sqlite:///"
         if not self.database_url.startswith(prefix):
-            raise ValueError(f"DATABASE_URL must start with {prefix!r} (only SQLite is supported)")
+            raise ValueError(f"DATABASE_URL must start with {prefix!r} or 'postgresql://'")
         return Path(self.database_url[len(prefix):])
+
+    @property
+    def database_is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def shard_ids(self) -> list[int] | None:
+        """DISCORD_SHARD_IDS parsed (`0-3`, `0,2`, `0-1,4`), or None: every shard of the count."""
+        return parse_shard_ids(self.discord_shard_ids, self.discord_shard_count)
+
+    @property
+    def instance_name(self) -> str:
+        if self.bot_instance_name:
+            return self.bot_instance_name
+        import socket
+
+        shards = self.discord_shard_ids or "all"
+        return f"{socket.gethostname()}/shards-{shards}"
 
     @property
     def webhooks_enabled(self) -> bool:
@@ -250,3 +279,27 @@ class Settings(BaseSettings):
                 "SORA_API_KEY", f"the {self.sora_provider.value} provider needs an API key "
                 "(or set SORA_PROVIDER=simulated to try the bot for free)")
         return self.sora_api_key.get_secret_value()
+
+
+def parse_shard_ids(spec: str | None, count: int | None) -> list[int] | None:
+    """`0-3` → [0, 1, 2, 3]; `0,2` → [0, 2]; None → None. Each id must be below `count`."""
+    if spec is None:
+        return None
+    if count is None:
+        raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
+    ids: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"DISCORD_SHARD_IDS: {part!r} is not a shard id or range like 0-3")
+        first, last = int(low), int(high or low)
+        if first > last:
+            raise ValueError(f"DISCORD_SHARD_IDS: the range {part!r} runs backwards")
+        ids.update(range(first, last + 1))
+    if not ids:
+        raise ValueError("DISCORD_SHARD_IDS is empty")
+    if max(ids) >= count:
+        raise ValueError(f"DISCORD_SHARD_IDS: shard {max(ids)} does not exist with DISCORD_SHARD_COUNT={count}")
+    return sorted(ids)

@@ -1,19 +1,29 @@
 """Every SQL statement of the bot, behind typed methods. Nothing else in the code base writes SQL.
 
-One aiosqlite connection is shared; `_lock` serializes statements and transactions on it, so a
-transaction of one coroutine never swallows another's statement. Multi-statement changes run in
-`BEGIN IMMEDIATE` transactions, which also serialize against another process on the same file.
+The SQL is written once and runs on SQLite and PostgreSQL alike, through the adapter in
+db/backend.py (which turns `?` into `$n` for PostgreSQL). Writing a method that works on both:
+
+- placeholders are `?`; compare a nullable value with `IS NOT DISTINCT FROM ?` (not `IS ?`);
+- no engine-only functions: `CASE WHEN` instead of two-argument MIN/MAX (SQLite) or LEAST/GREATEST
+  (PostgreSQL), `SUM(CASE WHEN … THEN 1 ELSE 0 END)` instead of summing a boolean, `LOWER(x) LIKE
+  LOWER(?)` for a case-insensitive match, `INSERT … ON CONFLICT (…) DO UPDATE/DO NOTHING` instead of
+  `INSERT OR REPLACE/IGNORE`; `RETURNING` and CTEs are fine on both;
+- pass Python ints for INTEGER/BIGINT columns and floats (or ints) for REAL/DOUBLE ones: PostgreSQL
+  does not cast a float into a BIGINT column;
+- a check-then-write (read usage, decide, insert) runs in `self.db.transaction()` and first calls
+  `await tx.lock(<what it guards>)`: a no-op on SQLite (BEGIN IMMEDIATE already serializes), an
+  advisory lock on PostgreSQL, where several processes share the rows;
+- a claim's inner SELECT ends with `{self.db.skip_locked}` (FOR UPDATE SKIP LOCKED on PostgreSQL).
+tests/test_repository.py runs every method against both backends (the `store` fixture).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -27,62 +37,13 @@ from bot.engine.jobs import (
     JobState,
     can_transition,
 )
+from db.backend import Database, Row, SqliteDatabase
 from db.catalog import CatalogQueries
+from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
+
+__all__ = ["GuildConfig", "Job", "LedgerEntry", "NewJob", "Repository", "SubmissionPause", "UsageRows"]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    id: int
-    guild_id: int | None
-    channel_id: int
-    user_id: int
-    kind: str
-    prompt: str
-    model: str
-    size: str
-    seconds: int
-    parent_job_id: int | None
-    image_path: str | None
-    provider: str
-    provider_id: str | None
-    idempotency_key: str
-    state: JobState
-    progress: int | None
-    error_code: str | None
-    error_message: str | None
-    attempts: int
-    user_cap: int | None
-    next_poll_at: float | None
-    last_poll_at: float | None
-    claimed_until: float | None
-    created_at: float
-    updated_at: float
-    submit_started_at: float | None
-    submitted_at: float | None
-    completed_at: float | None
-    delivered_at: float | None
-    expires_at: float | None
-    file_path: str | None
-    file_size: int | None
-    duration: float | None
-    status_message_id: int | None
-    result_message_id: int | None
-    reply_to_message_id: int | None
-    progress_published_at: float | None
-    progress_text: str | None
-    provider_cost_usd: float | None = None  # the provider's real charge, when it reports one
-
-    def log_extra(self, **more: object) -> dict[str, object]:
-        """`extra=` for a log line about this job: job, guild and user on every job line."""
-        return {"job": self.id, "guild": self.guild_id, "user": self.user_id, **more}
-
-    @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> Job:
-        data = dict(row)
-        data["state"] = JobState(data["state"])
-        return cls(**data)
 
 
 _JOB_COLUMNS = frozenset(f.name for f in fields(Job))
@@ -96,110 +57,58 @@ _REFUND_CHARGED = ("UPDATE quota_ledger SET status='refunded', reason=?, closed_
 _SPENT_USD = ("COALESCE(SUM(CASE WHEN status IN ('reserved', 'settled') THEN usd "
               "ELSE COALESCE(charged_usd, 0) END), 0)")
 # reserved → settled at the real amount, never more than reserved
-_SETTLE = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=MIN(usd, ?), closed_at=?
+_SETTLE = """UPDATE quota_ledger SET status='settled',
+                 seconds=CASE WHEN seconds < ? THEN seconds ELSE ? END,
+                 usd=CASE WHEN usd < ? THEN usd ELSE ? END, closed_at=?
              WHERE job_id=? AND status='reserved'"""
 # reserved → settled at what the provider really charged (it may differ from the estimate either way)
-_SETTLE_BILLED = """UPDATE quota_ledger SET status='settled', seconds=MIN(seconds, ?), usd=?, reason='billed',
-             closed_at=? WHERE job_id=? AND status='reserved'"""
+_SETTLE_BILLED = """UPDATE quota_ledger SET status='settled',
+                 seconds=CASE WHEN seconds < ? THEN seconds ELSE ? END, usd=?, reason='billed', closed_at=?
+             WHERE job_id=? AND status='reserved'"""
 
 
-@dataclass(frozen=True, slots=True)
-class SubmissionPause:
-    """Submissions to `provider` are paused (402: out of credit) until `until`; `strikes` in a row."""
-
-    provider: str
-    since: float
-    until: float
-    strikes: int
-    reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class NewJob:
-    guild_id: int | None
-    channel_id: int
-    user_id: int
-    kind: str
-    prompt: str
-    model: str
-    size: str
-    seconds: int
-    provider: str
-    idempotency_key: str
-    parent_job_id: int | None = None
-    image_path: str | None = None
-    reply_to_message_id: int | None = None
-    user_cap: int | None = None  # concurrent upstream jobs this member may have (None: no cap)
+WAKEUP_CHANNEL = "sora_bot_wakeup"  # LISTEN/NOTIFY channel: new work for the pollers
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    at: float
-    seconds: float
-    usd: float
-
-
-@dataclass(frozen=True, slots=True)
-class UsageRows:
-    """Raw usage read inside the reservation transaction; `bot.quota` turns it into a decision."""
-
-    user_entries_24h: list[LedgerEntry]  # reserved or settled, oldest first
-    guild_month_seconds: float
-    guild_month_usd: float
-    user_active: int
-    guild_active: int
-    user_last_submit_at: float | None
-    bot_month_usd: float = 0.0  # every guild's spend this month (BOT_USD_PER_MONTH)
-
-
-@dataclass(frozen=True, slots=True)
-class GuildConfig:
-    guild_id: int
-    limits: dict[str, Any]
-    channels: list[int] | None
-    prices: dict[str, str] | None
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
 
 
 class Repository(CatalogQueries):
-    def __init__(self, conn: aiosqlite.Connection, *, clock: Callable[[], float] = time.time) -> None:
-        self.conn = conn
+    def __init__(self, db: Database | aiosqlite.Connection, *, clock: Callable[[], float] = time.time,
+                 owner: str = "") -> None:
+        self.db: Database = SqliteDatabase(db) if isinstance(db, aiosqlite.Connection) else db
+        self.conn = getattr(self.db, "conn", None)  # the aiosqlite connection (SQLite only)
         self.clock = clock
-        self._lock = asyncio.Lock()
+        self.owner = owner  # this process's name on the leases it takes (claimed_by)
+
+    @property
+    def backend(self) -> str:
+        return self.db.backend
 
     # --- plumbing ------------------------------------------------------------------------------
-    @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                yield self.conn
-            except BaseException:
-                # Even when cancelled (the BEGIN may still run on aiosqlite's thread): the ROLLBACK is
-                # queued behind it, so the shared connection never stays inside a transaction.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    await asyncio.shield(self.conn.execute("ROLLBACK"))
-                raise
-            else:
-                await self.conn.execute("COMMIT")
+    def _tx(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return self.db.transaction()
 
-    async def _one(self, sql: str, args: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._lock, self.conn.execute(sql, args) as cur:
-            return await cur.fetchone()
+    async def _one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        return await self.db.fetchone(sql, args)
 
-    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        async with self._lock, self.conn.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+    async def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return await self.db.fetchall(sql, args)
 
     async def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
-        async with self._lock:
-            cur = await self.conn.execute(sql, args)
-            return cur.rowcount
+        return await self.db.execute(sql, args)
+
+    async def close(self) -> None:
+        await self.db.close()
 
     async def ping_write(self) -> None:
         """A cheap proof that the database accepts writes (health check, doctor)."""
-        async with self._tx() as conn:
-            await conn.execute("CREATE TEMP TABLE IF NOT EXISTS _ping (x)")
-            await conn.execute("DELETE FROM _ping")
+        async with self._tx() as tx:
+            await tx.execute("CREATE TEMP TABLE IF NOT EXISTS _ping (x INTEGER)")
+            await tx.execute("DELETE FROM _ping")
 
     # --- jobs: creation with the quota reservation ------------------------------------------------
     async def create_job(
@@ -215,12 +124,15 @@ class Repository(CatalogQueries):
         """In ONE transaction: read usage, let `decide` judge it, and when allowed insert the job
         (state requested) and its quota reservation. Refused → nothing written."""
         now = self.clock()
-        async with self._tx() as conn:
-            usage = await self._usage(conn, new.guild_id, new.user_id, now, month_start)
+        async with self._tx() as tx:
+            # The usage read below and the insert are one decision: no other process may slip a
+            # reservation of the same guild in between (an advisory lock on PostgreSQL).
+            await tx.lock("admission", new.guild_id)
+            usage = await self._usage(tx, new.guild_id, new.user_id, now, month_start)
             decision = decide(usage)
             if not allowed(decision):
                 return None, decision
-            cur = await conn.execute(
+            rows = await tx.fetchall(
                 """INSERT INTO jobs (guild_id, channel_id, user_id, kind, prompt, model, size, seconds,
                        parent_job_id, image_path, provider, idempotency_key, state, created_at, updated_at,
                        next_poll_at, reply_to_message_id, user_cap)
@@ -229,51 +141,41 @@ class Repository(CatalogQueries):
                  new.seconds, new.parent_job_id, new.image_path, new.provider, new.idempotency_key,
                  JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap),
             )
-            job = Job.from_row((await cur.fetchall())[0])
-            await cur.close()
-            await conn.execute(
+            job = Job.from_row(rows[0])
+            await tx.execute(
                 """INSERT INTO quota_ledger (job_id, guild_id, user_id, status, seconds, usd, created_at)
                    VALUES (?,?,?,?,?,?,?)""",
                 (job.id, new.guild_id, new.user_id, "reserved", reserve_seconds, reserve_usd, now),
             )
             return job, decision
 
-    async def _usage(self, conn: aiosqlite.Connection, guild_id: int | None, user_id: int,
+    async def _usage(self, tx: Any, guild_id: int | None, user_id: int,
                      now: float, month_start: float) -> UsageRows:
         counted = "status IN ('reserved', 'settled')"
-        async with conn.execute(
-            f"SELECT created_at, seconds, usd FROM quota_ledger WHERE user_id=? AND guild_id IS ? "  # noqa: S608
-            f"AND created_at > ? AND {counted} ORDER BY created_at",
-            (user_id, guild_id, now - 86400),
-        ) as cur:
-            entries = [LedgerEntry(r[0], r[1], r[2]) for r in await cur.fetchall()]
-        async with conn.execute(
+        rows = await tx.fetchall(
+            f"SELECT created_at, seconds, usd FROM quota_ledger WHERE user_id=? "  # noqa: S608
+            f"AND guild_id IS NOT DISTINCT FROM ? AND created_at > ? AND {counted} ORDER BY created_at",
+            (user_id, guild_id, now - 86400))
+        entries = [LedgerEntry(r[0], r[1], r[2]) for r in rows]
+        month = await tx.fetchone(
             f"SELECT COALESCE(SUM(CASE WHEN {counted} THEN seconds END), 0), {_SPENT_USD} "  # noqa: S608
-            f"FROM quota_ledger WHERE guild_id IS ? AND created_at >= ?",
-            (guild_id, month_start),
-        ) as cur:
-            month = await cur.fetchone()
-        async with conn.execute(
-            f"SELECT {_SPENT_USD} FROM quota_ledger WHERE created_at >= ?", (month_start,)  # noqa: S608
-        ) as cur:
-            bot_month = await cur.fetchone()
+            f"FROM quota_ledger WHERE guild_id IS NOT DISTINCT FROM ? AND created_at >= ?",
+            (guild_id, month_start))
+        bot_month = await tx.fetchone(
+            f"SELECT {_SPENT_USD} FROM quota_ledger WHERE created_at >= ?", (month_start,))  # noqa: S608
         active = tuple(s.value for s in ACTIVE)
-        marks = ",".join("?" * len(active))
-        async with conn.execute(
-            f"SELECT SUM(user_id = ?), COUNT(*) FROM jobs WHERE guild_id IS ? AND state IN ({marks})",  # noqa: S608
-            (user_id, guild_id, *active),
-        ) as cur:
-            counts = await cur.fetchone()
-        async with conn.execute(
-            "SELECT MAX(created_at) FROM jobs WHERE user_id=? AND guild_id IS ?", (user_id, guild_id)
-        ) as cur:
-            last = await cur.fetchone()
+        counts = await tx.fetchone(
+            f"SELECT SUM(CASE WHEN user_id = ? THEN 1 ELSE 0 END), COUNT(*) FROM jobs "  # noqa: S608
+            f"WHERE guild_id IS NOT DISTINCT FROM ? AND state IN ({_marks(active)})",
+            (user_id, guild_id, *active))
+        last = await tx.fetchone(
+            "SELECT MAX(created_at) FROM jobs WHERE user_id=? AND guild_id IS NOT DISTINCT FROM ?",
+            (user_id, guild_id))
         return UsageRows(entries, float(month[0]), float(month[1]), int(counts[0] or 0),
                          int(counts[1] or 0), last[0], bot_month_usd=float(bot_month[0]))
 
     async def usage(self, guild_id: int | None, user_id: int, *, month_start: float) -> UsageRows:
-        async with self._lock:
-            return await self._usage(self.conn, guild_id, user_id, self.clock(), month_start)
+        return await self._usage(self.db, guild_id, user_id, self.clock(), month_start)
 
     # --- jobs: reads ------------------------------------------------------------------------------
     async def get_job(self, job_id: int) -> Job | None:
@@ -286,7 +188,7 @@ class Repository(CatalogQueries):
 
     async def recent_jobs(self, user_id: int, guild_id: int | None, limit: int = 10) -> list[Job]:
         rows = await self._all(
-            "SELECT * FROM jobs WHERE user_id=? AND guild_id IS ? ORDER BY id DESC LIMIT ?",
+            "SELECT * FROM jobs WHERE user_id=? AND guild_id IS NOT DISTINCT FROM ? ORDER BY id DESC LIMIT ?",
             (user_id, guild_id, limit))
         return [Job.from_row(r) for r in rows]
 
@@ -297,8 +199,8 @@ class Repository(CatalogQueries):
         states = [s.value for s in REMIXABLE]
         marks = ",".join("?" * len(states))
         rows = await self._all(
-            f"""SELECT * FROM jobs WHERE user_id=? AND guild_id IS ? AND state IN ({marks})
-                 AND provider_id IS NOT NULL AND (CAST(id AS TEXT) LIKE ? OR prompt LIKE ?)
+            f"""SELECT * FROM jobs WHERE user_id=? AND guild_id IS NOT DISTINCT FROM ? AND state IN ({marks})
+                 AND provider_id IS NOT NULL AND (CAST(id AS TEXT) LIKE ? OR LOWER(prompt) LIKE LOWER(?))
                ORDER BY id DESC LIMIT ?""",  # noqa: S608
             (user_id, guild_id, *states, like, like, limit))
         return [Job.from_row(r) for r in rows]
@@ -326,7 +228,8 @@ class Repository(CatalogQueries):
         values = [s.value for s in POLLED]
         marks = ",".join("?" * len(values))
         row = await self._one(
-            f"SELECT MIN(MAX(next_poll_at, COALESCE(claimed_until, 0))) FROM jobs "  # noqa: S608
+            f"SELECT MIN(CASE WHEN next_poll_at > COALESCE(claimed_until, 0) THEN next_poll_at "  # noqa: S608
+            f"ELSE COALESCE(claimed_until, 0) END) FROM jobs "
             f"WHERE state IN ({marks})", values)
         return row[0] if row else None
 
@@ -353,8 +256,26 @@ class Repository(CatalogQueries):
         return [(r[0], r[1]) for r in rows]
 
     async def release_leases(self) -> int:
-        """After a restart nobody holds a lease: make every claimed job claimable at once."""
-        return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL")
+        """After a restart this process holds no lease: make the jobs it had claimed claimable at once.
+        On SQLite (one process per file) that is every lease; on PostgreSQL only the ones taken under
+        this process's name, never a live neighbour's (a dead one's lapse by time)."""
+        if self.backend == "sqlite":
+            return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL")
+        return await self._write("UPDATE jobs SET claimed_until=NULL WHERE claimed_until IS NOT NULL "
+                                 "AND claimed_by=?", (self.owner,))
+
+    async def lapsed_in_states(self, states: Iterable[JobState], now: float, *, include_own: bool) -> list[Job]:
+        """Jobs in `states` nobody is working: no lease or a lapsed one, and with `include_own` the
+        ones this process leased before it restarted. On SQLite (one process) that is every one."""
+        values = [s.value for s in states]
+        if self.backend == "sqlite":
+            return await self.jobs_in_states(states)
+        own = "OR claimed_by = ?" if include_own else ""
+        args = (*values, now, self.owner) if include_own else (*values, now)
+        rows = await self._all(
+            f"SELECT * FROM jobs WHERE state IN ({_marks(values)}) AND (claimed_until IS NULL "  # noqa: S608
+            f"OR claimed_until <= ? {own}) ORDER BY id", args)
+        return [Job.from_row(r) for r in rows]
 
     async def recent_render_seconds(self, model: str, limit: int = 20, *, size: str | None = None,
                                     seconds: int | None = None) -> list[float]:
@@ -362,7 +283,8 @@ class Repository(CatalogQueries):
         noticed), newest first; only those of `size` and `seconds` when given. Any model string."""
         rows = await self._all(
             """SELECT completed_at - submitted_at FROM jobs WHERE model=? AND completed_at IS NOT NULL
-                 AND submitted_at IS NOT NULL AND (? IS NULL OR size=?) AND (? IS NULL OR seconds=?)
+                 AND submitted_at IS NOT NULL AND (CAST(? AS TEXT) IS NULL OR size=?)
+                 AND (CAST(? AS INTEGER) IS NULL OR seconds=?)
                  ORDER BY completed_at DESC LIMIT ?""", (model, size, size, seconds, seconds, limit))
         return [float(r[0]) for r in rows if r[0] is not None and r[0] > 0]
 
@@ -382,16 +304,16 @@ class Repository(CatalogQueries):
 
     # --- jobs: claiming and transitions -------------------------------------------------------------
     async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Job]:
-        """Atomically lease up to `limit` due jobs (one statement), oldest due first."""
+        """Atomically lease up to `limit` due jobs (one statement), oldest due first. On PostgreSQL
+        the inner SELECT skips rows another process is claiming right now (SKIP LOCKED)."""
         values = [s.value for s in POLLED]
-        marks = ",".join("?" * len(values))
         rows = await self._all(
-            f"""UPDATE jobs SET claimed_until = ? WHERE id IN (
-                   SELECT id FROM jobs WHERE state IN ({marks}) AND next_poll_at <= ?
+            f"""UPDATE jobs SET claimed_until = ?, claimed_by = ? WHERE id IN (
+                   SELECT id FROM jobs WHERE state IN ({_marks(values)}) AND next_poll_at <= ?
                      AND (claimed_until IS NULL OR claimed_until <= ?)
-                   ORDER BY next_poll_at LIMIT ?)
+                   ORDER BY next_poll_at LIMIT ?{self.db.skip_locked})
                 RETURNING *""",  # noqa: S608
-            (now + lease, *values, now, now, limit))
+            (now + lease, self.owner, *values, now, now, limit))
         return sorted((Job.from_row(r) for r in rows), key=lambda j: j.next_poll_at or 0)
 
     async def mark_due(self, job_id: int, now: float) -> bool:
@@ -401,10 +323,13 @@ class Repository(CatalogQueries):
             "UPDATE jobs SET next_poll_at=?, updated_at=? WHERE id=? AND state IN ('queued', 'running')",
             (now, now, job_id)) == 1
 
-    async def claim_requested(self, job_id: int, now: float) -> Job | None:
-        """requested → submitting, recording when the create starts (durable before it is sent)."""
-        return await self.transition(job_id, JobState.REQUESTED, JobState.SUBMITTING,
-                                     submit_started_at=now, claimed_until=None)
+    async def claim_requested(self, job_id: int, now: float, *, lease: float | None = None) -> Job | None:
+        """requested → submitting, recording when the create starts (durable before it is sent).
+        With `lease` (several processes), the submitting job is leased to this process: if it dies,
+        another one reconciles the job once the lease lapses."""
+        return await self.transition(job_id, JobState.REQUESTED, JobState.SUBMITTING, submit_started_at=now,
+                                     claimed_until=None if lease is None else now + lease,
+                                     claimed_by=self.owner)
 
     async def transition(self, job_id: int, old: JobState, new: JobState, **changes: Any) -> Job | None:
         """Compare-and-set: move `job_id` from `old` to `new` with `changes`; None if it was not in
@@ -436,16 +361,19 @@ class Repository(CatalogQueries):
         """delivering → delivered with the result message id, and the reservation settled at
         `charge` (seconds, usd; never more than reserved), in one transaction. With `billed` the usd
         is the provider's real charge and is settled as it is (above the estimate too)."""
-        async with self._tx() as conn:
-            async with conn.execute(
+        async with self._tx() as tx:
+            rows = await tx.fetchall(
                 """UPDATE jobs SET state='delivered', result_message_id=?, delivered_at=?, next_poll_at=NULL,
                        claimed_until=NULL, updated_at=? WHERE id=? AND state='delivering' RETURNING *""",
-                (message_id, at, at, job_id)) as cur:
-                rows = await cur.fetchall()
+                (message_id, at, at, job_id))
             if not rows:
                 return None
             if charge is not None:
-                await conn.execute(_SETTLE_BILLED if billed else _SETTLE, (*charge, at, job_id))
+                seconds, usd = charge
+                if billed:
+                    await tx.execute(_SETTLE_BILLED, (seconds, seconds, usd, at, job_id))
+                else:
+                    await tx.execute(_SETTLE, (seconds, seconds, usd, usd, at, job_id))
             return Job.from_row(rows[0])
 
     async def end_job(self, job_id: int, old: JobState, new: JobState, *, code: str, message: str,
@@ -455,15 +383,14 @@ class Repository(CatalogQueries):
         if not can_transition(old, new):
             raise IllegalTransition(job_id, old, new)
         now = self.clock()
-        async with self._tx() as conn:
-            async with conn.execute(
+        async with self._tx() as tx:
+            rows = await tx.fetchall(
                 """UPDATE jobs SET state=?, error_code=?, error_message=?, next_poll_at=NULL, claimed_until=NULL,
                        updated_at=? WHERE id=? AND state=? RETURNING *""",
-                (new.value, code, message, now, job_id, old.value)) as cur:
-                rows = await cur.fetchall()
+                (new.value, code, message, now, job_id, old.value))
             if not rows:
                 return None
-            await conn.execute(_REFUND_CHARGED if charged else _REFUND, (code, now, job_id))
+            await tx.execute(_REFUND_CHARGED if charged else _REFUND, (code, now, job_id))
             return Job.from_row(rows[0])
 
     async def refund_ended_jobs(self) -> int:
@@ -482,7 +409,7 @@ class Repository(CatalogQueries):
         now = self.clock()
         rows = await self._all(
             """INSERT INTO submission_pause (provider, since, until, strikes, reason) VALUES (?,?,?,1,?)
-               ON CONFLICT(provider) DO UPDATE SET until=excluded.until, strikes=strikes + 1,
+               ON CONFLICT(provider) DO UPDATE SET until=excluded.until, strikes=submission_pause.strikes + 1,
                    reason=excluded.reason
                RETURNING *""", (provider, now, until, reason[:300]))
         return SubmissionPause(**dict(rows[0]))
@@ -495,8 +422,39 @@ class Repository(CatalogQueries):
         """End the pause (a create went through); True when there was one."""
         return await self._write("DELETE FROM submission_pause WHERE provider=?", (provider,)) > 0
 
+    # --- several processes: the shared admission mutex and the shared provider rate ------------------
+    def exclusive(self, name: str) -> contextlib.AbstractAsyncContextManager[bool]:
+        """Held by one process at a time (PostgreSQL advisory lock); yields False when another holds it."""
+        return self.db.exclusive(name)
+
+    async def notify_wakeup(self, payload: str = "") -> None:
+        """Wake every process's poller (PostgreSQL NOTIFY on WAKEUP_CHANNEL; nothing on SQLite)."""
+        await self.db.notify(WAKEUP_CHANNEL, payload)
+
+    async def listen_wakeups(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(payload)` when any process (this one included) calls notify_wakeup."""
+        await self.db.listen(WAKEUP_CHANNEL, callback)
+
+    async def take_rate_slot(self, provider: str, now: float, interval: float) -> float:
+        """GCRA, one atomic statement: move `provider`'s theoretical arrival time on by `interval`
+        (from now if it lies in the past) and return the new value (bot/engine/shared_rate.py)."""
+        row = await self._one(
+            """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
+               ON CONFLICT (provider) DO UPDATE SET
+                   tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END + ?
+               RETURNING tat""", (provider, now + interval, now, now, interval))
+        return float(row[0])
+
+    async def hold_rate(self, provider: str, until: float) -> None:
+        """No slot for `provider` before `until` (a 429's Retry-After, for every process)."""
+        await self._write(
+            """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
+               ON CONFLICT (provider) DO UPDATE SET
+                   tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END""",
+            (provider, until, until, until))
+
     # --- quota ledger -----------------------------------------------------------------------------
-    async def ledger_entry(self, job_id: int) -> aiosqlite.Row | None:
+    async def ledger_entry(self, job_id: int) -> Row | None:
         return await self._one("SELECT * FROM quota_ledger WHERE job_id=?", (job_id,))
 
     async def guild_report(self, guild_id: int, since: float, limit: int = 10) -> list[tuple[int, int, float, float]]:
@@ -522,8 +480,8 @@ class Repository(CatalogQueries):
 
     async def save_guild_config(self, config: GuildConfig, *, by: int, action: str, detail: str) -> None:
         now = self.clock()
-        async with self._tx() as conn:
-            await conn.execute(
+        async with self._tx() as tx:
+            await tx.execute(
                 """INSERT INTO guild_settings (guild_id, limits, channels, prices, updated_at, updated_by)
                    VALUES (?,?,?,?,?,?) ON CONFLICT(guild_id) DO UPDATE SET limits=excluded.limits,
                    channels=excluded.channels, prices=excluded.prices, updated_at=excluded.updated_at,
@@ -531,7 +489,7 @@ class Repository(CatalogQueries):
                 (config.guild_id, json.dumps(config.limits),
                  None if config.channels is None else json.dumps(config.channels),
                  None if config.prices is None else json.dumps(config.prices), now, by))
-            await self._audit(conn, config.guild_id, by, action, detail, now)
+            await self._audit(tx, config.guild_id, by, action, detail, now)
 
     async def role_tiers(self, guild_id: int) -> dict[int, dict[str, Any]]:
         rows = await self._all("SELECT role_id, limits FROM role_tiers WHERE guild_id=?", (guild_id,))
@@ -539,39 +497,42 @@ class Repository(CatalogQueries):
 
     async def set_role_tier(self, guild_id: int, role_id: int, limits: dict[str, Any] | None, *, by: int) -> None:
         now = self.clock()
-        async with self._tx() as conn:
+        async with self._tx() as tx:
             if limits is None:
-                await conn.execute("DELETE FROM role_tiers WHERE guild_id=? AND role_id=?", (guild_id, role_id))
-                await self._audit(conn, guild_id, by, "tier.remove", f"role={role_id}", now)
+                await tx.execute("DELETE FROM role_tiers WHERE guild_id=? AND role_id=?", (guild_id, role_id))
+                await self._audit(tx, guild_id, by, "tier.remove", f"role={role_id}", now)
             else:
-                await conn.execute(
+                await tx.execute(
                     """INSERT INTO role_tiers (guild_id, role_id, limits, updated_at, updated_by)
                        VALUES (?,?,?,?,?) ON CONFLICT(guild_id, role_id) DO UPDATE SET
                        limits=excluded.limits, updated_at=excluded.updated_at, updated_by=excluded.updated_by""",
                     (guild_id, role_id, json.dumps(limits), now, by))
-                await self._audit(conn, guild_id, by, "tier.set", f"role={role_id} {json.dumps(limits)}", now)
+                await self._audit(tx, guild_id, by, "tier.set", f"role={role_id} {json.dumps(limits)}", now)
 
     async def is_blocked(self, guild_id: int | None, user_id: int) -> bool:
-        row = await self._one("SELECT 1 FROM blocked_users WHERE guild_id IS ? AND user_id=?", (guild_id, user_id))
+        row = await self._one("SELECT 1 FROM blocked_users WHERE guild_id IS NOT DISTINCT FROM ? AND user_id=?",
+                              (guild_id, user_id))
         return row is not None
 
     async def set_blocked(self, guild_id: int, user_id: int, blocked: bool, *, by: int, reason: str = "") -> None:
         now = self.clock()
-        async with self._tx() as conn:
+        async with self._tx() as tx:
             if blocked:
-                await conn.execute(
-                    """INSERT OR REPLACE INTO blocked_users (guild_id, user_id, reason, blocked_by, blocked_at)
-                       VALUES (?,?,?,?,?)""", (guild_id, user_id, reason, by, now))
+                await tx.execute(
+                    """INSERT INTO blocked_users (guild_id, user_id, reason, blocked_by, blocked_at)
+                       VALUES (?,?,?,?,?) ON CONFLICT (guild_id, user_id) DO UPDATE SET reason=excluded.reason,
+                       blocked_by=excluded.blocked_by, blocked_at=excluded.blocked_at""",
+                    (guild_id, user_id, reason, by, now))
             else:
-                await conn.execute("DELETE FROM blocked_users WHERE guild_id=? AND user_id=?", (guild_id, user_id))
-            await self._audit(conn, guild_id, by, "block" if blocked else "unblock", f"user={user_id} {reason}", now)
+                await tx.execute("DELETE FROM blocked_users WHERE guild_id=? AND user_id=?", (guild_id, user_id))
+            await self._audit(tx, guild_id, by, "block" if blocked else "unblock", f"user={user_id} {reason}", now)
 
-    async def admin_log(self, guild_id: int, limit: int = 20) -> list[aiosqlite.Row]:
+    async def admin_log(self, guild_id: int, limit: int = 20) -> list[Row]:
         return await self._all("SELECT * FROM admin_log WHERE guild_id=? ORDER BY id DESC LIMIT ?",
                                (guild_id, limit))
 
     @staticmethod
-    async def _audit(conn: aiosqlite.Connection, guild_id: int, by: int, action: str, detail: str,
+    async def _audit(tx: Any, guild_id: int, by: int, action: str, detail: str,
                      now: float) -> None:
-        await conn.execute("INSERT INTO admin_log (guild_id, user_id, action, detail, at) VALUES (?,?,?,?,?)",
+        await tx.execute("INSERT INTO admin_log (guild_id, user_id, action, detail, at) VALUES (?,?,?,?,?)",
                            (guild_id, by, action, detail, now))

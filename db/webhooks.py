@@ -1,9 +1,9 @@
 """The SQL of the webhook receiver (bot/webhooks/): durable dedupe keys and "poll this job now".
 
-It shares the Repository's connection and lock, so its transactions never interleave with the
-engine's. A delivery is recorded and its job made due in ONE transaction: a replay finds the key and
-changes nothing; a crash before the commit leaves neither (the provider's retry, or the safety-net
-poll, covers it).
+It runs on the Repository's database adapter (SQLite or PostgreSQL, portable SQL), so its
+transactions never interleave with the engine's. A delivery is recorded and its job made due in ONE
+transaction: a replay finds the key and changes nothing; a crash before the commit leaves neither
+(the provider's retry, or the safety-net poll, covers it).
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ class WebhookLog:
     async def accept(self, key: str, *, source: str, job_id: int, now: float) -> bool:
         """Record delivery `key` and make `job_id` due at `now` (only if it is queued or running).
         False, with nothing changed, when `key` was seen before (a replayed delivery)."""
-        async with self.repo._tx() as conn:  # same package: one connection, one lock
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries (key, source, job_id, received_at) VALUES (?,?,?,?)",
+        async with self.repo._tx() as tx:  # same package: the repository's database adapter
+            inserted = await tx.execute(
+                "INSERT INTO webhook_deliveries (key, source, job_id, received_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (key) DO NOTHING",
                 (key, source, job_id, now))
-            if cur.rowcount != 1:
+            if inserted != 1:
                 return False
-            await conn.execute(
+            await tx.execute(
                 "UPDATE jobs SET next_poll_at=?, updated_at=? WHERE id=? AND state IN (?,?)",
                 (now, now, job_id, *_WAKEABLE))
             return True

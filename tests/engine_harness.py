@@ -1,4 +1,5 @@
-"""A job engine on a real SQLite file and a real provider, with a recording publisher: the working
+"""A job engine on a real database (the settings' DATABASE_URL: SQLite, or PostgreSQL for the
+several-process tests) and a real provider, with a recording publisher: the working
 fake of the Discord side's `Publisher` port (what the engine would post, kept in lists)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from bot.engine.ports import DeliveryRetryable
 from bot.engine.service import JobService, Requester
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import Job, Repository
 
 
@@ -66,19 +67,22 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 class Harness:
     def __init__(self, settings: Settings, provider: VideoProvider, *, publisher: RecordingPublisher | None = None,
-                 time_scale: float = 0.01, **config: object) -> None:
+                 time_scale: float = 0.01, owner: str = "", **config: object) -> None:
         self.settings = settings
         self.provider = provider
         self.publisher = publisher or RecordingPublisher()
         self.time_scale = time_scale
         self.config = config
+        self.owner = owner  # the process name on its leases (several processes on PostgreSQL)
 
     async def start(self) -> Harness:
-        self.conn = await open_database(self.settings.database_path)
-        self.repo = Repository(self.conn)
+        self.db = await open_store(self.settings.database_url)
+        self.conn = getattr(self.db, "conn", None)  # the aiosqlite connection on SQLite
+        self.repo = Repository(self.db, owner=self.owner)
+        config = {"shared": self.settings.database_is_postgres, **self.config}
         cfg = EngineConfig(data_dir=self.settings.data_dir, time_scale=self.time_scale,
                            requests_per_second=1000, burst=100, progress_interval=0.0,
-                           **self.config)  # type: ignore[arg-type]
+                           **config)  # type: ignore[arg-type]
         self.ctx = EngineContext(self.repo, self.provider, self.publisher, cfg)
         self.poller = Poller(self.ctx)
         self.service = JobService(self.ctx, self.poller, self.settings)
@@ -94,7 +98,7 @@ class Harness:
 
     async def stop(self) -> None:
         await self.poller.stop(grace=2)
-        await self.conn.close()
+        await self.db.close()
 
     async def wait_for(self, job_id: int, *states: str, timeout: float = 30.0) -> Job:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -308,7 +308,7 @@ def _compose() -> dict:
 
 def test_compose_matches_the_dockerfile():
     compose = _compose()
-    (service,) = compose["services"].values()
+    (service,) = [s for s in compose["services"].values() if "profiles" not in s]  # the default: one bot
     assert service["build"] == "."
     assert service["env_file"] == ".env"
     assert service["restart"] in ("unless-stopped", "always")
@@ -337,3 +337,21 @@ def test_the_lock_pins_every_runtime_dependency_within_its_range():
         name = canonical(requirement.name)
         assert name in pinned, f"{requirement.name} is not in requirements.lock: re-run the Dockerfile's pip-compile"
         assert pinned[name] in requirement.specifier, f"{name}=={pinned[name]} is outside {requirement.specifier}"
+
+
+def test_compose_scale_profile_runs_two_shards_on_one_postgres():
+    """`--profile scale`: a postgres service and two bots on different shards of one count, each its own
+    lease name, both on that database, every variable they set one Settings reads."""
+    services = _compose()["services"]
+    scaled = {name: s for name, s in services.items() if s.get("profiles") == ["scale"]}
+    assert set(scaled) == {"postgres", "bot-0", "bot-1"}
+    bots = [scaled["bot-0"], scaled["bot-1"]]
+    for bot in bots:
+        env = bot["environment"]
+        assert set(env) <= ALIASES
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        Settings(_env_file=None, **{k: v.replace("${POSTGRES_PASSWORD:-change-me}", "pw") for k, v in env.items()})
+    envs = [b["environment"] for b in bots]
+    assert {e["DISCORD_SHARD_COUNT"] for e in envs} == {"2"}
+    assert sorted(e["DISCORD_SHARD_IDS"] for e in envs) == ["0", "1"]
+    assert len({e["BOT_INSTANCE_NAME"] for e in envs}) == 2

@@ -164,3 +164,15 @@ def test_server_only_when_health_port_is_set(monkeypatch, tmp_path):
     server = health_server_from_settings(Settings(), {})
     assert server is not None
     assert (server.host, server.requested_port) == ("127.0.0.1", 0)
+
+
+async def test_each_process_names_itself_on_healthz_and_metrics(serve):
+    """Several processes on one database: each endpoint says which process and shards it is."""
+    metrics = Metrics(process="bot-1", shards="1")
+    base = await serve({"database": _flag(True)}, metrics)
+    async with httpx.AsyncClient() as client:
+        health = (await client.get(f"{base}/healthz")).json()
+        text = (await client.get(f"{base}/metrics")).text
+    assert health == {"ok": True, "checks": {"database": True}, "process": "bot-1", "shards": "1"}
+    assert 'sora_bot_process{process="bot-1",shards="1"} 1.0' in text
+    assert "sora_bot_process{" not in Metrics().render().decode()  # one process: nothing new

@@ -7,7 +7,7 @@ from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.jobs import JobState
 from bot.engine.progress import publish_progress
 from bot.sora.simulated import SimulatedProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import NewJob, Repository
 from tests.engine_harness import RecordingPublisher
 
@@ -20,8 +20,8 @@ class Clock:
         return self.now
 
 
-async def test_edits_are_throttled_and_only_for_visible_changes(tmp_path):
-    conn = await open_database(tmp_path / "bot.db")
+async def test_edits_are_throttled_and_only_for_visible_changes(tmp_path, store_url):
+    conn = await open_store(store_url)  # SQLite and PostgreSQL
     clock = Clock()
     repo = Repository(conn, clock=clock)
     publisher = RecordingPublisher()

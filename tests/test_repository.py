@@ -1,5 +1,7 @@
-"""The repository against a real SQLite file: migrations, reservation transaction, CAS transitions,
-claiming, ledger settle/refund, guild settings and the audit log."""
+"""The repository contract, against a real SQLite file and a real PostgreSQL database (the
+`store_url` fixture): migrations, reservation transaction, CAS transitions, claiming, ledger
+settle/refund, guild settings and the audit log. SQLite-only details (pragmas, a cancelled BEGIN,
+an in-place upgrade of an old file) are tested on SQLite alone."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import pytest
 
 from bot.engine.jobs import IllegalTransition, JobState
-from db.database import latest_version, migration_state, open_database
+from db.database import latest_version, migration_state, open_database, open_store
 from db.repository import GuildConfig, NewJob, Repository, UsageRows
 
 
@@ -21,11 +23,11 @@ class Clock:
 
 
 @pytest.fixture
-async def repo(tmp_path):
-    conn = await open_database(tmp_path / "db" / "bot.db")
+async def repo(store_url):
+    db = await open_store(store_url)
     clock = Clock()
-    yield Repository(conn, clock=clock)
-    await conn.close()
+    yield Repository(db, clock=clock)
+    await db.close()
 
 
 def new_job(user: int = 1, guild: int | None = 10, prompt: str = "a cat") -> NewJob:
@@ -226,3 +228,53 @@ async def test_a_database_from_before_a_migration_is_upgraded_in_place(tmp_path)
     job = await Repository(conn).get_job(1)
     assert job.prompt == "old" and job.user_cap is None
     await conn.close()
+
+
+# --- what the OpenRouter, catalog, hardening and busy-channel work added: on both backends too --------
+async def test_billed_settlement_and_a_charged_refund_use_the_real_cost(repo):
+    a, _ = await create(repo, new_job(prompt="billed"), seconds=8, usd=3.2)
+    await delivering(repo, a)
+    await repo.mark_delivered(a.id, message_id=80, at=repo.clock(), charge=(8, 3.5), billed=True)
+    entry = await repo.ledger_entry(a.id)
+    assert entry["status"] == "settled" and entry["usd"] == pytest.approx(3.5)  # above the estimate: billed
+
+    b, _ = await create(repo, new_job(prompt="rendered"), seconds=8, usd=3.2)
+    await repo.update(b.id, state=JobState.DELIVERING, provider_cost_usd=2.96)
+    await repo.end_job(b.id, JobState.DELIVERING, JobState.FAILED, code="undeliverable", message="m", charged=True)
+    entry = await repo.ledger_entry(b.id)
+    assert entry["status"] == "refunded" and entry["charged_usd"] == pytest.approx(2.96)
+    usage = await repo.usage(10, 1, month_start=repo.clock() - 86400)
+    assert [e.usd for e in usage.user_entries_24h] == [pytest.approx(3.5)]  # the refunded one is the member's again
+    assert usage.guild_month_usd == pytest.approx(3.5 + 2.96) and usage.bot_month_usd == pytest.approx(3.5 + 2.96)
+
+
+async def test_submission_pause_strikes_hold_and_resume(repo):
+    assert await repo.submission_pause("openrouter") is None
+    first = await repo.pause_submissions("openrouter", until=repo.clock() + 300, reason="402")
+    second = await repo.pause_submissions("openrouter", until=repo.clock() + 600, reason="402 again")
+    assert (first.strikes, second.strikes) == (1, 2) and second.until == pytest.approx(repo.clock() + 600)
+    await repo.hold_submission_pause("openrouter", until=repo.clock() + 900)
+    assert (await repo.submission_pause("openrouter")).until == pytest.approx(repo.clock() + 900)
+    assert await repo.resume_submissions("openrouter") is True
+    assert await repo.submission_pause("openrouter") is None and await repo.resume_submissions("openrouter") is False
+
+
+async def test_model_catalog_and_default_model_are_stored(repo):
+    assert await repo.stored_model_catalog("openrouter") is None
+    await repo.save_model_catalog("openrouter", [{"id": "google/veo-3.1"}], fetched_at=100.0)
+    await repo.save_model_catalog("openrouter", [{"id": "alibaba/wan-2.6"}], fetched_at=200.0)
+    assert await repo.stored_model_catalog("openrouter") == ([{"id": "alibaba/wan-2.6"}], 200.0)
+    await repo.set_guild_default_model(10, "google/veo-3.1", by=5)
+    assert await repo.guild_default_model(10) == "google/veo-3.1"
+
+
+async def test_a_finished_sibling_hastens_the_others_and_render_history_is_per_shape(repo):
+    a, _ = await create(repo, new_job(prompt="first"))
+    b, _ = await create(repo, new_job(prompt="second"))
+    now = repo.clock()
+    await repo.update(a.id, state=JobState.COMPLETED, submitted_at=now - 100, completed_at=now)
+    await repo.update(b.id, state=JobState.RUNNING, submitted_at=now - 95, next_poll_at=now + 500)
+    assert await repo.hasten_siblings(a, 100.0, now) == 1
+    assert (await repo.get_job(b.id)).next_poll_at == pytest.approx(now)
+    assert await repo.recent_render_seconds("sora-2", size="1280x720", seconds=4) == pytest.approx([100.0])
+    assert await repo.recent_render_seconds("sora-2", size="720x1280", seconds=4) == []

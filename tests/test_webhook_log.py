@@ -1,5 +1,5 @@
-"""db/webhooks.py on a real SQLite file: a delivery key is acted on once, only a waiting job is
-made due, keys are pruned by age, and Repository.mark_due never moves a job's state."""
+"""db/webhooks.py on a real SQLite file and a real PostgreSQL database: a delivery key is acted on
+once, only a waiting job is made due, keys are pruned by age, and Repository.mark_due never moves a job's state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from bot.engine.jobs import JobState
-from db.database import open_database
+from db.database import open_store
 from db.repository import NewJob, Repository
 from db.webhooks import WebhookLog
 
@@ -16,10 +16,10 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-async def repo(tmp_path):
-    conn = await open_database(tmp_path / "bot.db")
-    yield Repository(conn, clock=lambda: NOW)
-    await conn.close()
+async def repo(store_url):
+    db = await open_store(store_url)
+    yield Repository(db, clock=lambda: NOW)
+    await db.close()
 
 
 async def job_in(repo: Repository, state: JobState, key: str = "k"):

@@ -54,6 +54,9 @@ class EngineConfig:
     webhooks: bool = False  # a webhook receiver wakes finished jobs: polls become the safety net
     credit_recheck: float = 300.0  # after a 402 (out of credit) one probe is sent after this, then doubling …
     credit_recheck_max: float = 3600.0  # … up to this (seconds, before time_scale)
+    # Several processes share the database (PostgreSQL): submissions are leased too, a dead
+    # neighbour's lapsed ones are taken over, admission runs under a cross-process mutex.
+    shared: bool = False
 
 
 @dataclass

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
 # steps that may download the video (a poll that sees "completed" downloads at once)
 _DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING)
+_ADMISSION_RETRY = 0.25  # seconds: another process held the admission mutex
 
 
 def _user(job: Job) -> int:
@@ -54,22 +55,50 @@ class Poller:
         self._slots_full = False  # the last admission left ready jobs waiting for a slot
         self._nudged: set[int] = set()  # webhook-woken jobs whose in-flight step may push next_poll_at back
         self._paused_until: float | None = None  # submissions paused (402) until then
+        self.last_takeover_at: float = 0.0
+        self._admission_busy_until = 0.0  # another process was admitting: retry then, not in a busy loop
+        self._notifies: set[asyncio.Task[None]] = set()
+        self.wakeups_received = 0  # NOTIFYs from other processes (several processes only)
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         await recover_after_restart(self.ctx)
+        if self.ctx.config.shared:  # another process's new job or webhook wakes this loop too
+            await self.ctx.repo.listen_wakeups(self._woken_by_neighbour)
         self._task = asyncio.create_task(self._run(), name="sora-poller")
         self._task.add_done_callback(_log_task_failure)
 
     def wake(self) -> None:
+        """New work (a job accepted): this loop, and with several processes every other one."""
         self._wake.set()
+        self._tell_neighbours("")
 
     def nudge(self, job_id: int) -> None:
         """A verified webhook made `job_id` due now (bot/webhooks/): poll it at once. If a step of it is
-        in flight, that step's own next_poll_at would bury the nudge, so it is made due again after."""
+        in flight, that step's own next_poll_at would bury the nudge, so it is made due again after.
+        With several processes the others are woken too (whichever is free claims it)."""
         if job_id in self._inflight_ids:
             self._nudged.add(job_id)
         self._wake.set()
+        self._tell_neighbours(str(job_id))
+
+    def _woken_by_neighbour(self, payload: str) -> None:
+        self.wakeups_received += 1
+        self._admission_busy_until = 0.0
+        self._wake.set()
+
+    def _tell_neighbours(self, payload: str) -> None:
+        if not self.ctx.config.shared:
+            return
+        task = asyncio.create_task(self.ctx.repo.notify_wakeup(payload), name="notify-wakeup")
+        self._notifies.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._notifies.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.warning("could not wake the other processes: %s", t.exception())
+
+        task.add_done_callback(done)
 
     @property
     def alive(self) -> bool:
@@ -113,6 +142,7 @@ class Poller:
         self.turns += 1
         await self._admit()
         await self._sweep_if_due()
+        await self._take_over_lapsed_submissions()
         free = self.ctx.config.max_parallel - len(self._inflight)
         if free <= 0:
             return
@@ -135,14 +165,30 @@ class Poller:
         except OSError as exc:
             log.warning("retention sweep failed: %s", exc)
 
+    async def _take_over_lapsed_submissions(self) -> None:
+        """Several processes: a neighbour that died mid-submission leaves a `submitting` job whose lease
+        lapses; it is reconciled (found upstream or failed and refunded), never sent again."""
+        ctx = self.ctx
+        if not ctx.config.shared or ctx.clock() - self.last_takeover_at < ctx.config.lease_seconds / 4:
+            return
+        now = self.last_takeover_at = ctx.clock()
+        for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=False):
+            if job.id in self._inflight_ids:
+                continue
+            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=ctx.extra(job))
+            await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now,
+                                      claimed_until=None)
+
     async def _next_delay(self) -> float:
         if len(self._inflight) >= self.ctx.config.max_parallel:
             return _IDLE_MAX  # a finishing task wakes us
         due = await self.ctx.repo.earliest_due()
         # Waiting jobs that found no free slot are not "due": a finishing job wakes the loop instead.
         waiting_due = None if self._slots_full else await self.ctx.repo.earliest_requested()
-        if waiting_due is not None and self._paused_until is not None:
-            waiting_due = max(waiting_due, self._paused_until)
+        if waiting_due is not None:
+            waiting_due = max(waiting_due, self._admission_busy_until)
+            if self._paused_until is not None:
+                waiting_due = max(waiting_due, self._paused_until)
         candidates = [t for t in (due, waiting_due) if t is not None]
         if not candidates:
             return _IDLE_MAX
@@ -173,11 +219,28 @@ class Poller:
 
     # --- admission: the local queue, fair across users ------------------------------------------------
     async def _admit(self) -> None:
+        """Several processes: one admits at a time (the provider and member caps count every
+        process's jobs); the others skip this turn and are woken when it is their go."""
+        waiting: list[Job] = []
+        positions: dict[int, int] = {}
+        async with self.ctx.repo.exclusive("admission") as ours:
+            if ours:
+                self._admission_busy_until = 0.0
+                waiting, positions = await self._admit_now()
+            else:  # look again shortly (a NOTIFY from the admitting process may wake us sooner)
+                self._admission_busy_until = self.ctx.clock() + _ADMISSION_RETRY
+        # Queue positions are shown after the mutex is released: the other processes admit meanwhile.
+        for job in waiting:
+            if job.status_message_id is not None:  # the service creates it; never race it with a second one
+                await publish_progress(self.ctx, job, position=positions[job.id])
+
+    async def _admit_now(self) -> tuple[list[Job], dict[int, int]]:
+        """Start what fits; returns the jobs still waiting and their queue positions."""
         ctx = self.ctx
         waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
         self._slots_full = False
         if not waiting:
-            return
+            return [], {}
         now = ctx.clock()
         by_user: Counter = Counter()
         by_guild: Counter = Counter()
@@ -203,15 +266,14 @@ class Poller:
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
         for job in pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
                                  running=served):
-            claimed = await ctx.repo.claim_requested(job.id, now)
+            claimed = await ctx.repo.claim_requested(
+                job.id, now, lease=ctx.config.lease_seconds if ctx.config.shared else None)
             if claimed is not None:
                 self._spawn(claimed, self._work(claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
-        for job in still:
-            if job.status_message_id is not None:  # the service creates it; never race it with a second one
-                await publish_progress(ctx, job, position=positions[job.id])
+        return still, positions
 
     async def _served(self, waiting: list[Job]) -> Counter:
         """Round-robin memory: how many jobs each member has had sent upstream since their oldest
@@ -353,11 +415,13 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
 async def recover_after_restart(ctx: EngineContext) -> None:
     """Make every unfinished job workable again after a crash or restart."""
     now = ctx.clock()
-    for job in await ctx.repo.jobs_in_states([JobState.SUBMITTING]):
+    # Several processes: only jobs nobody else is working (unleased, lapsed, or leased by us before
+    # the restart); on SQLite that is every one of them.
+    for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=True):
         # The create may or may not have gone out: never resend blindly, reconcile instead.
         log.warning("found a job mid-submission after restart; reconciling", extra=ctx.extra(job))
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now, claimed_until=None)
-    for job in await ctx.repo.jobs_in_states([JobState.DOWNLOADING]):
+    for job in await ctx.repo.lapsed_in_states([JobState.DOWNLOADING], now, include_own=True):
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
                                   claimed_until=None)
     await ctx.repo.release_leases()

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from bot.app import Resources, SoraBot, build_resources, engine_config
+from bot.app import Resources, SoraBot, build_resources, engine_config, make_bot
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.settings import Settings
 
@@ -30,7 +30,7 @@ async def running_product(fake: FakeDiscord, settings: Settings, *, time_scale: 
     import dataclasses
 
     config = dataclasses.replace(config, progress_interval=progress_interval, **engine)  # type: ignore[arg-type]
-    bot = SoraBot(resources, engine=config, guild_ready_timeout=0.1)
+    bot = make_bot(resources, engine=config, guild_ready_timeout=0.1)
     try:
         async with fake.run_bot(bot, timeout=10):
             await bot.commands_synced.wait()

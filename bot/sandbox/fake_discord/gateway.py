@@ -1,9 +1,12 @@
 """The fake gateway (`/gw`): HELLO, heartbeats, IDENTIFY/RESUME, READY + GUILD_CREATE, then dispatches.
 
 Frames are sent as TEXT JSON even when the client asks for zlib-stream (discord.py only inflates
-binary frames). IDENTIFY records the intents; privileged intents the fake was not told to allow close
-the socket with 4014, a wrong token with 4004. A session that drops without a clean close keeps its
-events in a buffer so RESUME replays them; a clean close (1000/1001) ends the session.
+binary frames). IDENTIFY's `shard: [id, count]` is honoured like Discord does: a session gets only
+the guilds (READY, GUILD_CREATE) and the guild events of its shard, `(guild_id >> 22) % count`;
+events without a guild (DMs) go to shard 0. IDENTIFY records the intents; privileged intents the
+fake was not told to allow close the socket with 4014, a wrong token with 4004. A session that
+drops without a clean close keeps its events in a buffer so RESUME replays them; a clean close
+(1000/1001) ends the session.
 """
 
 from __future__ import annotations
@@ -42,9 +45,27 @@ class GatewaySession:
     buffer: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=BUFFER_MAX), repr=False)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     ready: bool = False
+    shard: tuple[int, int] = (0, 1)  # (id, count) from IDENTIFY
 
     def has(self, intent: int) -> bool:
         return bool(self.intents & intent)
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session's shard receives `guild_id`'s events (None: a DM, shard 0's)."""
+        shard_id, count = self.shard
+        return shard_for(guild_id, count) == shard_id
+
+
+def shard_for(guild_id: int | None, count: int) -> int:
+    """Discord's routing: `(guild_id >> 22) % shard_count`; DMs are shard 0's."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % count
+
+
+def _event_guild(event: str, payload: dict[str, Any]) -> int | None:
+    guild = payload.get("guild_id")
+    if guild is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        guild = payload.get("id")
+    return int(guild) if guild is not None else None
 
 
 @dataclass
@@ -55,6 +76,16 @@ class Identify:
     session_id: str | None
     accepted: bool
     close_code: int | None = None
+    shard: tuple[int, int] = (0, 1)
+
+
+def _shard_of(value: Any) -> tuple[int, int]:
+    """IDENTIFY's `shard` ([id, count]); absent or malformed: the one shard of one."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        shard_id, count = value
+        if count >= 1 and 0 <= shard_id < count:
+            return shard_id, count
+    return 0, 1
 
 
 class GatewayHub:
@@ -120,19 +151,21 @@ class GatewayHub:
             log.info("IDENTIFY asked for privileged intents %s that are not enabled", disallowed)
             await ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
             return None
-        session = GatewaySession(id=secrets.token_hex(16), intents=intents, ws=ws)
+        shard = _shard_of(data.get("shard"))
+        session = GatewaySession(id=secrets.token_hex(16), intents=intents, ws=ws, shard=shard)
         self.sessions[session.id] = session
-        self.identifies.append(Identify(intents, session.id, True))
+        self.identifies.append(Identify(intents, session.id, True, shard=shard))
         world = self.fake.world
+        mine = session.owns(world.guild_id)
         await self._send(session, "READY", {
             "v": 10, "user": {**world.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(world.guild_id), "unavailable": True}], "session_id": session.id,
+            "guilds": [{"id": str(world.guild_id), "unavailable": True}] if mine else [], "session_id": session.id,
             "resume_gateway_url": self.fake.gateway_url, "application": {"id": str(world.application_id),
                                                                           "flags": 0},
             "private_channels": [], "relationships": [], "presences": [], "user_settings": {},
-            "session_type": "normal", "shard": [0, 1],
+            "session_type": "normal", "shard": list(shard),
         })
-        if session.has(Intent.GUILDS):
+        if mine and session.has(Intent.GUILDS):
             guild = world.guild_payload(include_members=session.has(Intent.GUILD_MEMBERS))
             await self._send(session, "GUILD_CREATE", guild)
         session.ready = True
@@ -178,7 +211,7 @@ class GatewayHub:
             if intent and not session.has(intent):
                 continue
             payload = data(session) if callable(data) else data
-            if payload is not None:
+            if payload is not None and session.owns(_event_guild(event, payload)):
                 live += await self._send(session, event, payload)
         return live
 
