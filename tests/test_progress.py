@@ -36,8 +36,12 @@ async def test_edits_are_throttled_and_only_for_visible_changes(tmp_path, store_
         clock.now += after
         fresh = await repo.update(job.id, state=JobState.RUNNING, progress=progress)
         await publish_progress(ctx, fresh)
+        # The outbox sends off the caller's path and keeps only the newest text per message; drained
+        # after each update so this test sees the throttle, not how fast a backend lets the lane run.
+        await ctx.outbox.drain()
 
     await publish_progress(ctx, job, force=True)  # the status message is created at once
+    await ctx.outbox.drain()
     await show(10, after=3)  # changed, but only 3 s later: not sent
     await show(20, after=8)  # 11 s after the last edit: sent
     await show(20, after=30)  # nothing visible changed: not sent
