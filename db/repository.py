@@ -342,7 +342,7 @@ class Repository(CatalogQueries):
         """Delivered, failed or expired jobs that still have a video or an input image on disk,
         oldest end first (retention). A job still in progress is never listed: its files are owed."""
         rows = await self._all(
-            "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired') "
+            "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired', 'cancelled') "
             "AND (file_path IS NOT NULL OR image_path IS NOT NULL) ORDER BY COALESCE(delivered_at, updated_at), id")
         return [Job.from_row(r) for r in rows]
 
@@ -452,7 +452,7 @@ class Repository(CatalogQueries):
         """Repair: refund reservations still open on failed or expired jobs (none should be)."""
         return await self._write(
             "UPDATE quota_ledger SET status='refunded', reason='ended', closed_at=? WHERE status='reserved' "
-            "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
+            "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired', 'cancelled'))", (self.clock(),))
 
     # --- the bot-wide pause of submissions (402: out of credit) -------------------------------------
     async def submission_pause(self, provider: str) -> SubmissionPause | None:
