@@ -28,6 +28,7 @@ from bot.engine.jobs import (
     can_transition,
 )
 from db.catalog import CatalogQueries
+from db.controls import ControlsQueries
 
 T = TypeVar("T")
 
@@ -160,7 +161,7 @@ class GuildConfig:
     prices: dict[str, str] | None
 
 
-class Repository(CatalogQueries):
+class Repository(CatalogQueries, ControlsQueries):
     def __init__(self, conn: aiosqlite.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.clock = clock
