@@ -165,3 +165,23 @@ async def test_the_cropped_first_frame_is_shown_with_the_acceptance(fake, tmp_pa
             assert max(shown.size) <= 320 and abs(shown.width / shown.height - 720 / 1280) < 0.02
             centre = shown.convert("RGB").getpixel((shown.width // 2, shown.height // 2))
             assert centre[0] > 200 and centre[1] > 200 and centre[2] < 60  # the middle of the picture
+
+
+async def test_again_on_a_remix_applies_the_same_change_to_the_same_video(fake, tmp_path):
+    from tests.e2e.test_remix import fill_in, make_video, remix_result_of
+
+    async with running_product(fake, product_settings(tmp_path, fake)) as product:
+        source = await make_video(fake, "alice", "a quiet harbour")
+        source_id = job_id_of(source.content)
+        click = await fake.click("alice", source, f"sora:remix:{source_id}")
+        remix = await remix_result_of(fake, source, job_id_of((await fill_in(fake, "alice", "general", click,
+                                                                               "at night")).content))
+        remix_id = job_id_of(remix.content)
+        answer = await answer_to_click(fake, "bob", remix, f"sora:again:{remix_id}")
+        again_id = job_id_of(answer)
+        post = await fake.wait_for_message(lambda m: is_result(m, again_id), channel="general",
+                                           timeout=RESULT_TIMEOUT)
+        assert post.reference_id == remix.id
+        job = await product.bot.repo.get_job(again_id)
+        assert (job.kind, job.parent_job_id, job.prompt, job.user_id) == ("remix", source_id, "at night",
+                                                                          fake.user("bob").id)
