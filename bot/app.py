@@ -32,7 +32,8 @@ from db.repository import Repository
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin", "cogs.models")
+EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin", "cogs.models",
+              "cogs.controls", "cogs.gallery")
 
 
 @dataclass

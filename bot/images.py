@@ -134,3 +134,39 @@ async def fit_first_frame_async(data: bytes, size: str, mode: FitMode = "crop", 
                                 output: OutputFormat = "auto") -> tuple[bytes, str]:
     """`fit_first_frame` in a worker thread, so the event loop keeps running."""
     return await asyncio.to_thread(fit_first_frame, data, size, mode, output=output)
+
+
+PREVIEW_MAX_SIDE = 320  # the small copy of the fitted frame shown with the acceptance message
+
+
+def crop_trims(data: bytes, size: str) -> bool:
+    """Whether cropping `data` (already accepted by `fit_first_frame`) to `size` trims part of the
+    picture: its upright shape differs from the video's by more than 1 %. Reads the header only."""
+    width, height = parse_size(size)
+    with Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP")) as image:
+        w, h = image.size
+        try:
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception:  # an unreadable EXIF block: the fit ignored it too
+            orientation = 1
+    if orientation in (5, 6, 7, 8):  # turned a quarter: the upright picture is h×w
+        w, h = h, w
+    return abs(w * height - h * width) > 0.01 * max(w * height, h * width)
+
+
+def preview_frame(fitted: bytes, max_side: int = PREVIEW_MAX_SIDE) -> bytes:
+    """A small PNG of the fitted frame (same shape), for the member to see what the video starts from."""
+    with _DECODE_SLOTS, Image.open(io.BytesIO(fitted), formats=("JPEG", "PNG")) as image:
+        small = image.convert("RGB")
+        small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=False)
+        return out.getvalue()
+
+
+async def cropped_preview_async(data: bytes, fitted: bytes, size: str) -> bytes | None:
+    """The preview of `fitted` when the crop trimmed `data`, else None (off the event loop)."""
+    def work() -> bytes | None:
+        return preview_frame(fitted) if crop_trims(data, size) else None
+
+    return await asyncio.to_thread(work)

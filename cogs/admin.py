@@ -4,6 +4,7 @@ written with who made it (the admin_log table) and answered privately."""
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import UTC, datetime
 
@@ -14,8 +15,10 @@ from discord.ext import commands
 from bot import admin, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
+from bot.chart import render_report_chart_async
 from bot.engine.service import Requester
 from bot.texts import ADMIN_ONLY, shorten, usd
+from bot.texts_controls import report_chart_name
 from cogs.common import is_manager, sora_bot
 from db.repository import GuildConfig
 
@@ -206,7 +209,9 @@ class AdminGroup(app_commands.Group):
         lines = [f"**Usage this month:** {_videos(videos)} · {seconds:g} s · about {usd(spend)}"]
         lines += [f"{i}. <@{user}> — {_videos(n)}, {secs:g} s, {usd(cost)}"
                   for i, (user, n, secs, cost) in enumerate(rows, start=1)]
-        await self._reply(interaction, "\n".join(lines))
+        await interaction.response.defer(ephemeral=True, thinking=True)  # the chart takes a moment
+        chart = await report_chart(self.bot, interaction.guild, now, since, rows)
+        await interaction.followup.send(shorten("\n".join(lines), 2000), file=chart, ephemeral=True)
 
     @app_commands.command(name="block", description="Stop a member from making videos here")
     async def block(self, interaction: discord.Interaction, member: discord.Member, reason: str = "") -> None:
@@ -238,6 +243,19 @@ class NotAManager(app_commands.CheckFailure):
     """A member without Manage Server reached /sora-admin (a server overrode its default permission)."""
 
     member_facing = True  # the error handler answers with this text, privately
+
+
+async def report_chart(bot, guild: discord.Guild | None, now: datetime, since: float,
+                       rows: list[tuple[int, int, float, float]]) -> discord.File:
+    """The report's PNG: videos and spend per day this month, top members by spend (in a thread)."""
+    days = await bot.repo.daily_usage(guild.id if guild else 0, since)
+
+    def name(user_id: int) -> str:
+        member = guild.get_member(user_id) if guild is not None else None
+        return member.display_name if member is not None else str(user_id)
+
+    png = await render_report_chart_async(now.date(), days, [(name(user), cost) for user, _, _, cost in rows])
+    return discord.File(io.BytesIO(png), filename=report_chart_name())
 
 
 def _videos(count: int) -> str:

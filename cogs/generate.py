@@ -22,6 +22,7 @@ from bot.catalog.service import Catalog
 from bot.sora import shapes
 from bot.texts import size_label
 from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot
+from cogs.controls import send_outcome
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class GenerateCog(commands.Cog):
             data = await image.read()
         outcome = await self.bot.jobs.request_video(who, prompt=prompt, model=model or None, size=size or None,
                                                     seconds=seconds, image=data)
-        await interaction.followup.send(outcome.message, ephemeral=True)
+        await send_outcome(interaction, outcome)  # with the cropped first frame, when it was cropped
 
     @sora.autocomplete("model")
     async def model_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:

@@ -21,6 +21,7 @@ import discord
 
 from bot.engine.outbox import BucketState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
+from cogs.controls import result_items, status_view
 from cogs.ratelimits import RateLimits
 from cogs.views import RemixButton, remix_custom_id
 from db.repository import Job
@@ -78,7 +79,7 @@ class DiscordPublisher:
         if job.status_message_id:
             message = channel.get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
             try:
-                await message.edit(content=text, allowed_mentions=discord.AllowedMentions.none())
+                await message.edit(content=text, view=status_view(job), allowed_mentions=discord.AllowedMentions.none())
                 return job.status_message_id
             except discord.NotFound:
                 log.info("status message was deleted; posting a new one", extra=job.log_extra())
@@ -86,7 +87,8 @@ class DiscordPublisher:
         if job.reply_to_message_id:
             reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
                                                  fail_if_not_exists=False)
-        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), reference=reference)
+        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), reference=reference,
+                                  view=status_view(job))
         return sent.id
 
     async def publish_result(self, job: Job, video: Path, caption: str) -> int:
@@ -102,6 +104,8 @@ class DiscordPublisher:
                                                  fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id))
+        for item in result_items(job):  # Again (and Extend where the provider continues videos)
+            view.add_item(item)
         try:
             sent = await channel.send(
                 caption, file=discord.File(video, filename=f"sora-{job.id}.mp4"), view=view,

@@ -39,6 +39,7 @@ from bot.engine.jobs import (
 )
 from db.backend import Database, Row, SqliteDatabase
 from db.catalog import CatalogQueries
+from db.controls import ControlsQueries
 from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
 
 __all__ = ["GuildConfig", "Job", "LedgerEntry", "NewJob", "Repository", "SubmissionPause", "UsageRows"]
@@ -76,7 +77,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class Repository(CatalogQueries):
+class Repository(CatalogQueries, ControlsQueries):
     def __init__(self, db: Database | aiosqlite.Connection, *, clock: Callable[[], float] = time.time,
                  owner: str = "") -> None:
         self.db: Database = SqliteDatabase(db) if isinstance(db, aiosqlite.Connection) else db
@@ -245,7 +246,7 @@ class Repository(CatalogQueries):
         """Delivered, failed or expired jobs that still have a video or an input image on disk,
         oldest end first (retention). A job still in progress is never listed: its files are owed."""
         rows = await self._all(
-            "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired') "
+            "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired', 'cancelled') "
             "AND (file_path IS NOT NULL OR image_path IS NOT NULL) ORDER BY COALESCE(delivered_at, updated_at), id")
         return [Job.from_row(r) for r in rows]
 
@@ -397,7 +398,7 @@ class Repository(CatalogQueries):
         """Repair: refund reservations still open on failed or expired jobs (none should be)."""
         return await self._write(
             "UPDATE quota_ledger SET status='refunded', reason='ended', closed_at=? WHERE status='reserved' "
-            "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired'))", (self.clock(),))
+            "AND job_id IN (SELECT id FROM jobs WHERE state IN ('failed', 'expired', 'cancelled'))", (self.clock(),))
 
     # --- the bot-wide pause of submissions (402: out of credit) -------------------------------------
     async def submission_pause(self, provider: str) -> SubmissionPause | None:

@@ -2,7 +2,8 @@
 
 requested ─► submitting ─► queued ─► running ─► completed ─► downloading ─► delivering ─► delivered
    │ (local wait)   │  └─► unknown (outcome of the create not known: reconciled, never resubmitted)
-   └──────────────► failed (refunded)           expired (refunded)       delivery retried; file kept
+   ├──────────────► failed (refunded)           expired (refunded)       delivery retried; file kept
+   └──────────────► cancelled (the member took it back before it was sent: refunded)
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ class JobState(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # taken back by its requester (or a manager) before it was sent upstream
 
 
-TERMINAL = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED})
+TERMINAL = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED})
+# Only a job still waiting locally can be taken back: once the create is sent, the provider has no cancel.
+CANCELLABLE = frozenset({JobState.REQUESTED})
 UPSTREAM_ACTIVE = frozenset({JobState.SUBMITTING, JobState.UNKNOWN, JobState.QUEUED, JobState.RUNNING})
 # Jobs the poller works on when their next_poll_at is due.
 POLLED = frozenset({JobState.UNKNOWN, JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED,
@@ -38,7 +42,7 @@ REMIXABLE = frozenset({JobState.COMPLETED, JobState.DOWNLOADING, JobState.DELIVE
 
 _S = JobState
 _LEGAL: dict[JobState, frozenset[JobState]] = {
-    _S.REQUESTED: frozenset({_S.SUBMITTING, _S.FAILED}),
+    _S.REQUESTED: frozenset({_S.SUBMITTING, _S.FAILED, _S.CANCELLED}),
     # back to requested only when the create certainly did not reach the provider (e.g. a 429)
     _S.SUBMITTING: frozenset({_S.REQUESTED, _S.QUEUED, _S.RUNNING, _S.COMPLETED, _S.FAILED, _S.UNKNOWN}),
     _S.UNKNOWN: frozenset({_S.QUEUED, _S.RUNNING, _S.COMPLETED, _S.FAILED}),
@@ -50,6 +54,7 @@ _LEGAL: dict[JobState, frozenset[JobState]] = {
     _S.DELIVERED: frozenset(),
     _S.FAILED: frozenset(),
     _S.EXPIRED: frozenset(),
+    _S.CANCELLED: frozenset(),
 }
 
 

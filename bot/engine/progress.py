@@ -6,22 +6,42 @@ edit budget: a job step never waits for Discord here."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 
 from bot.engine.context import EngineContext, job_view
+from bot.engine.jobs import CANCELLABLE, JobState
 from bot.texts import status_text
+from bot.texts_controls import status_with_controls
 from db.repository import Job
 
 log = logging.getLogger(__name__)
 
+# A waiting job can be cancelled at any moment: its status is published one at a time and from the
+# stored state, so a stale "waiting" edit never lands after the "cancelled" one (with its button).
+_CANCELLABLE_LOCKS: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
-                           eta_seconds: float | None = None, force: bool = False,
-                           credit_paused: bool = False) -> None:
+
+async def publish_progress(ctx: EngineContext, job: Job, **options: object) -> None:
     """Queue the status text: at most every `progress_interval` s, and only when it changed.
-    `force` (created, delivered, failed) always queues, ahead of the channel's refreshes."""
+    `force` (created, delivered, failed) always queues, ahead of the channel's refreshes. A job that
+    can still be cancelled is re-read under its lock, so a stale "waiting" text never lands after
+    "cancelled"."""
+    if job.state not in CANCELLABLE and job.state != JobState.CANCELLED:
+        await _publish_progress(ctx, job, **options)  # type: ignore[arg-type]
+        return
+    lock = _CANCELLABLE_LOCKS.setdefault(job.id, asyncio.Lock())
+    async with lock:
+        await _publish_progress(ctx, await ctx.repo.get_job(job.id) or job, **options)  # type: ignore[arg-type]
+
+
+async def _publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
+                            eta_seconds: float | None = None, force: bool = False,
+                            credit_paused: bool = False) -> None:
     text = status_text(job_view(job), state=job.state.value, progress=job.progress, queue_position=position,
                        eta_seconds=eta_seconds, credit_paused=credit_paused)
+    text = status_with_controls(job_view(job), job.state.value, text)  # the Cancel / can't-stop words
     now = ctx.clock()
     last_text, last_at = ctx.outbox.last_offer(job)
     if text == last_text and not force:

@@ -25,12 +25,13 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
-from bot.images import fit_first_frame_async
+from bot.images import cropped_preview_async, fit_first_frame_async
 from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
 from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
+from bot.texts_controls import first_frame_note
 from db.repository import Job, NewJob, UsageRows
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Outcome:
     message: str
     job: Job | None = None
     refusal: str | None = None  # which check refused (for metrics)
+    preview: bytes | None = None  # a small PNG of the first frame as cropped, when the crop trimmed it
 
     @property
     def accepted(self) -> bool:
@@ -170,7 +172,7 @@ class JobService:
     # --- requests ------------------------------------------------------------------------------------
     async def request_video(self, who: Requester, *, prompt: str, model: str | None = None,
                             size: str | None = None, seconds: int | None = None, image: bytes | None = None,
-                            image_mode: str = "crop") -> Outcome:
+                            image_mode: str = "crop", reply_to_message_id: int | None = None) -> Outcome:
         s = self.settings
         catalog = self.catalog.current()
         if not catalog.models:
@@ -189,7 +191,7 @@ class JobService:
         refusal = await self._gate(who)
         if refusal:
             return Outcome(refusal, refusal="blocked")
-        image_path = None
+        image_path = preview = None
         if image is not None:
             # Decoding costs memory and CPU: only for a request the quota and cooldown would accept
             # (create_job decides again, atomically, when it writes the job).
@@ -200,11 +202,18 @@ class JobService:
                 fitted, mime = await fit_first_frame_async(image, request.size, mode=image_mode)
             except errors.InvalidRequest as exc:
                 return Outcome(exc.user_message, refusal="invalid")
+            if image_mode == "crop":
+                preview = await cropped_preview_async(image, fitted, request.size)
             image_path = self._store_image(fitted, mime)
-        return await self._create(who, NewJob(
+        outcome = await self._create(who, NewJob(
             guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind="generate",
             prompt=request.prompt, model=request.model, size=request.size, seconds=request.seconds,
-            provider=self.ctx.provider.name, idempotency_key=_key(), image_path=image_path))
+            provider=self.ctx.provider.name, idempotency_key=_key(), image_path=image_path,
+            reply_to_message_id=reply_to_message_id))
+        if outcome.accepted and preview is not None:
+            outcome = dataclasses.replace(outcome, message=outcome.message + "\n" + first_frame_note(request.size),
+                                          preview=preview)
+        return outcome
 
     async def request_remix(self, who: Requester, parent: Job, prompt: str, *,
                             reply_to_message_id: int | None = None) -> Outcome:

@@ -72,7 +72,9 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
         return
-    await adopt(ctx, job, JobState.SUBMITTING, video)
+    adopted = await adopt(ctx, job, JobState.SUBMITTING, video)
+    if adopted is not None and adopted.state is not JobState.COMPLETED:  # sent: the Cancel button goes now
+        await publish_progress(ctx, adopted, force=True)
     if ctx.metrics is not None:
         ctx.metrics.submissions.labels(provider=job.provider, model=job.model).inc()
     if await ctx.repo.resume_submissions(job.provider):

@@ -20,6 +20,23 @@ async def ask(fake: FakeDiscord, user: str, command: str, options: dict | None =
     return answer.content
 
 
+async def assert_report_chart(fake: FakeDiscord) -> None:
+    """The report's answer carries a real PNG chart of a sensible size."""
+    import io
+
+    from PIL import Image
+
+    handle = await fake.slash("mod", "general", "sora-admin report")
+    answer = await handle.followup()
+    [chart] = answer.attachments
+    assert chart.filename.endswith(".png") and chart.data[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(io.BytesIO(chart.data)) as image:
+        image.verify()
+    with Image.open(io.BytesIO(chart.data)) as image:
+        assert image.format == "PNG" and 600 <= image.width <= 2000 and 300 <= image.height <= 1200
+        assert len(image.convert("RGB").getcolors(1 << 20) or []) > 10  # drawn, not a blank canvas
+
+
 async def wait_delivered(fake: FakeDiscord, accepted: str) -> None:
     job_id = job_id_of(accepted)
     await fake.wait_for_message(lambda m: is_result(m, job_id), timeout=30)
@@ -117,6 +134,7 @@ async def test_report_and_log_show_usage_and_who_changed_what(fake, tmp_path):
         report = await ask(fake, "mod", "sora-admin report")
         assert report.splitlines() == ["**Usage this month:** 1 video · 4 s · about $1.20",
                                        f"1. <@{alice.id}> — 1 video, 4 s, $1.20"]
+        await assert_report_chart(fake)
         log = (await ask(fake, "mod", "sora-admin log")).splitlines()
         assert log[0] == "**Recent changes**"
         changes = [line.split("> ", 1)[1] for line in log[1:]]  # drop the <t:…:f> timestamp

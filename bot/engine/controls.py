@@ -1,0 +1,79 @@
+"""What a member can do to a job after asking for it: take it back before it is sent (Cancel), or
+ask for the same video again (Again). The Discord side (cogs/controls.py) only calls these.
+
+Cancel is a compare-and-set from `requested` to `cancelled` with the reservation refunded in the same
+transaction (`Repository.end_job`): if the poller claimed the job a moment earlier the set fails and
+the member is told it can no longer be stopped (the providers have no cancel). Nothing is sent
+upstream either way, so nobody pays for a cancelled video.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import texts_controls as words
+from bot.engine.jobs import CANCELLABLE, TERMINAL, JobState
+from bot.engine.progress import publish_progress
+from bot.engine.service import JobService, Outcome, Requester
+from db.repository import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    message: str
+    job: Job | None = None  # the cancelled job, when it was cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        return self.job is not None
+
+
+async def cancel_job(service: JobService, who: Requester, job_id: int) -> CancelResult:
+    ctx = service.ctx
+    job = await ctx.repo.get_job(job_id)
+    if job is None or job.guild_id != who.guild_id:
+        return CancelResult(words.cancel_already_over(job_id))
+    if job.user_id != who.user_id and not who.bypass:
+        return CancelResult(words.cancel_not_allowed(job_id))
+    if job.state not in CANCELLABLE:
+        return CancelResult(words.cancel_already_over(job_id) if job.state in TERMINAL
+                            else words.cancel_too_late(job_id))
+    ended = await ctx.repo.end_job(job.id, JobState.REQUESTED, JobState.CANCELLED, code="cancelled",
+                                   message=f"cancelled by {who.user_id}")
+    if ended is None:  # the poller sent it a moment ago (or it ended otherwise)
+        current = await ctx.repo.get_job(job.id)
+        state = current.state if current is not None else JobState.FAILED
+        return CancelResult(words.cancel_already_over(job_id) if state in TERMINAL else words.cancel_too_late(job_id))
+    log.info("job cancelled by %s before it was sent", who.user_id, extra=ctx.extra(ended))
+    if ended.image_path:
+        Path(ended.image_path).unlink(missing_ok=True)
+        ended = await ctx.repo.update(ended.id, image_path=None) or ended
+    await publish_progress(ctx, ended, force=True)  # the status says so, and the Cancel button goes
+    service.poller.wake()  # the queue moves up: positions are published on the next turn
+    return CancelResult(words.cancel_done(job_id), ended)
+
+
+async def again(service: JobService, who: Requester, parent: Job, *, reply_to: int | None) -> Outcome:
+    """The same prompt, model, size, length and first frame as `parent`, as a new job of `who`,
+    through the same checks as `/sora` (a remix: the same change to the same source again)."""
+    ctx = service.ctx
+    if parent.guild_id != who.guild_id:
+        return Outcome(words.again_unknown(parent.id), refusal="invalid")
+    reply_to = reply_to or parent.result_message_id
+    if parent.kind == "remix" and parent.parent_job_id is not None:
+        source = await ctx.repo.get_job(parent.parent_job_id)
+        if source is None:
+            return Outcome(words.again_unknown(parent.id), refusal="invalid")
+        return await service.request_remix(who, source, parent.prompt, reply_to_message_id=reply_to)
+    image = None
+    if parent.image_path:
+        try:
+            image = Path(parent.image_path).read_bytes()
+        except OSError:
+            return Outcome(words.again_frame_gone(parent.id), refusal="invalid")
+    return await service.request_video(who, prompt=parent.prompt, model=parent.model, size=parent.size,
+                                       seconds=parent.seconds, image=image, reply_to_message_id=reply_to)
