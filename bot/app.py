@@ -62,6 +62,9 @@ async def build_resources(settings: Settings) -> Resources:
                      metrics)
 
 
+DELIVERY_SLACK_SECONDS = 2 * 300.0 + 120.0  # two ffmpeg runs at bot.media's timeout, plus the upload
+
+
 def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:
     return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
                         requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
@@ -69,7 +72,10 @@ def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfi
                         max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled,
                         credit_recheck=settings.credit_recheck_seconds,
                         credit_recheck_max=settings.credit_recheck_max_seconds,
-                        lease_seconds=settings.job_lease_seconds, shared=settings.database_is_postgres)
+                        lease_seconds=settings.job_lease_seconds, shared=settings.database_is_postgres,
+                        # a step that may download has the whole download deadline, then a transcode
+                        # (bot.media's ffmpeg timeout) and the upload; its lease is renewed meanwhile
+                        download_deadline=settings.sora_download_timeout_seconds + DELIVERY_SLACK_SECONDS)
 
 
 class SoraBot(commands.Bot):
@@ -249,9 +255,7 @@ def make_bot(resources: Resources, **kwargs) -> SoraBot:
 
 async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
-    secrets = [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key,
-                                              settings.sora_webhook_secret) if s]
-    setup_logging(settings.log_level, settings.log_format, secrets)
+    setup_logging(settings.log_level, settings.log_format, settings.secret_values())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.discord_api_url:
         from bot.sandbox.fake_discord.wiring import point_discord_py_at

@@ -343,8 +343,7 @@ def format_bytes(n: float) -> str:
 
 # --- the report ----------------------------------------------------------------------------------
 def _secrets(settings: Settings) -> list[str]:
-    return [s.get_secret_value() for s in (settings.discord_token, settings.sora_api_key, settings.sora_webhook_secret)
-            if s is not None]
+    return settings.secret_values()
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -265,6 +265,20 @@ class Settings(BaseSettings):
         if not self.webhook_public_url:
             return None
         return f"{self.webhook_public_url.rstrip('/')}/webhooks/{provider}"
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds, for the log and doctor scrubbers: the Discord
+        token, the provider key, the webhook secret and a PostgreSQL password (as written in
+        DATABASE_URL and percent-decoded)."""
+        found = [s.get_secret_value() for s in (self.discord_token, self.sora_api_key, self.sora_webhook_secret)
+                 if s is not None and s.get_secret_value()]
+        try:
+            password = urlsplit(self.database_url).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+        return list(dict.fromkeys(found))
 
     def require_discord(self) -> str:
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

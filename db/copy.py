@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Parents before children (quota_ledger.job_id → jobs.id; jobs.parent_job_id → an older job).
 TABLES = ("jobs", "quota_ledger", "guild_settings", "role_tiers", "blocked_users", "admin_log",
-          "webhook_deliveries", "provider_rate")
+          "webhook_deliveries", "provider_rate", "model_catalog", "submission_pause")
 _IDENTITY = ("jobs", "admin_log")  # tables whose id comes from a sequence on PostgreSQL
 _BATCH = 500
 

@@ -121,13 +121,18 @@ class Repository(CatalogQueries, ControlsQueries):
         reserve_seconds: float,
         reserve_usd: float,
         month_start: float,
+        bot_wide: bool = False,
     ) -> tuple[Job | None, T]:
         """In ONE transaction: read usage, let `decide` judge it, and when allowed insert the job
-        (state requested) and its quota reservation. Refused → nothing written."""
+        (state requested) and its quota reservation. Refused → nothing written. `bot_wide`: the
+        decision reads every guild's spend (BOT_USD_PER_MONTH), so it is serialized bot-wide."""
         now = self.clock()
         async with self._tx() as tx:
             # The usage read below and the insert are one decision: no other process may slip a
-            # reservation of the same guild in between (an advisory lock on PostgreSQL).
+            # reservation of the same guild (or, bot-wide, of any guild) in between (advisory locks
+            # on PostgreSQL, always taken in this order).
+            if bot_wide:
+                await tx.lock("admission-bot")
             await tx.lock("admission", new.guild_id)
             usage = await self._usage(tx, new.guild_id, new.user_id, now, month_start)
             decision = decide(usage)
@@ -302,6 +307,13 @@ class Repository(CatalogQueries, ControlsQueries):
                    AND next_poll_at > CASE WHEN submitted_at + ? < ? THEN ? ELSE submitted_at + ? END""",
             (share * render_seconds, now, now, share * render_seconds, job.provider, job.model, job.size,
              job.seconds, job.id, share * render_seconds, now, now, share * render_seconds))
+
+    async def extend_lease(self, job_id: int, until: float) -> bool:
+        """Keep this process's claim on a job whose step is still running (a long download or
+        transcode) until `until`; False when the claim is no longer ours."""
+        return await self._write(
+            "UPDATE jobs SET claimed_until=? WHERE id=? AND claimed_until IS NOT NULL "
+            "AND claimed_by IS NOT DISTINCT FROM ?", (until, job_id, self.owner)) > 0
 
     # --- jobs: claiming and transitions -------------------------------------------------------------
     async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Job]:

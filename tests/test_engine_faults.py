@@ -3,6 +3,7 @@ database that can't be written, first-frame images, retention."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import time
@@ -257,3 +258,24 @@ async def test_reconcile_adopts_only_an_unambiguous_match(tmp_path):
             job = await h.wait_for(out.job.id, "failed")
             assert job.error_code == "unknown_outcome" and job.provider_id is None
             assert relay.create_count == 2  # and never a third
+
+
+async def test_a_step_longer_than_its_lease_keeps_renewing_it_and_delivers_once(tmp_path):
+    """A slow upload (3x the lease) is not cut at the lease: the lease is renewed while it runs."""
+    leases: list[float] = []
+
+    class SlowUpload(RecordingPublisher):
+        async def publish_result(self, job, video, caption):
+            for _ in range(6):
+                await asyncio.sleep(0.15)
+                leases.append((await harness.repo.get_job(job.id)).claimed_until or 0.0)
+            return await super().publish_result(job, video, caption)
+
+    settings = make_settings(tmp_path)
+    provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.1)
+    async with Harness(settings, provider, publisher=SlowUpload(), lease_seconds=0.3, step_deadline=0.2,
+                       download_deadline=10.0) as harness:
+        out = await harness.service.request_video(member(), prompt="slow upload")
+        await harness.wait_for(out.job.id, "delivered", timeout=30)
+        assert [p.job_id for p in harness.publisher.results] == [out.job.id]
+        assert max(leases) > min(leases), "the lease was renewed during the upload"

@@ -96,3 +96,15 @@ def test_bad_arguments_get_one_clear_line(tmp_path, capsys, monkeypatch):
     assert "--to postgresql://" in capsys.readouterr().err
     assert main(["migrate-db", "--from", f"sqlite:///{tmp_path / 'missing.db'}", "--to", "postgresql://x@h/d"]) == 2
     assert "no SQLite database" in capsys.readouterr().err
+
+
+async def test_every_table_of_the_schema_is_copied(tmp_path):
+    """A table added by a migration but missing from db/copy.py's TABLES would be silently left behind."""
+    from db.copy import TABLES
+    from db.database import open_database
+
+    conn = await open_database(tmp_path / "schema.db")
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'") as cur:
+        tables = {row[0] for row in await cur.fetchall()}
+    await conn.close()
+    assert tables - {"schema_version"} <= set(TABLES), f"not copied by migrate-db: {tables - set(TABLES)}"

@@ -278,3 +278,33 @@ async def test_a_finished_sibling_hastens_the_others_and_render_history_is_per_s
     assert (await repo.get_job(b.id)).next_poll_at == pytest.approx(now)
     assert await repo.recent_render_seconds("sora-2", size="1280x720", seconds=4) == pytest.approx([100.0])
     assert await repo.recent_render_seconds("sora-2", size="720x1280", seconds=4) == []
+
+
+async def test_the_bot_wide_ceiling_holds_across_guilds_under_concurrency(repo):
+    """BOT_USD_PER_MONTH reads every guild's spend: with `bot_wide` the reservations of different
+    guilds are serialized too, so three concurrent $8 requests under a $10 ceiling let one through."""
+    import asyncio
+
+    def under_ceiling(usage: UsageRows) -> bool:
+        return usage.bot_month_usd + 8 <= 10
+
+    async def ask(guild: int):
+        return await repo.create_job(new_job(user=guild, guild=guild, prompt=f"g{guild}"), decide=under_ceiling,
+                                     allowed=bool, reserve_seconds=8, reserve_usd=8.0,
+                                     month_start=repo.clock() - 86400, bot_wide=True)
+
+    results = await asyncio.gather(*(ask(g) for g in (1, 2, 3)))
+    assert sorted(decision for _, decision in results) == [False, False, True]
+
+
+async def test_a_lease_is_extended_only_by_its_holder(repo):
+    job, _ = await create(repo, new_job(prompt="lease"))
+    now = repo.clock()
+    await repo.update(job.id, state=JobState.RUNNING, next_poll_at=now)
+    [claimed] = await repo.claim_due(now, limit=1, lease=30)
+    assert await repo.extend_lease(claimed.id, now + 90) is True
+    assert (await repo.get_job(claimed.id)).claimed_until == pytest.approx(now + 90)
+    await repo.update(claimed.id, claimed_by="another-process")
+    assert await repo.extend_lease(claimed.id, now + 200) is False
+    await repo.update(claimed.id, claimed_until=None)
+    assert await repo.extend_lease(claimed.id, now + 200) is False  # released: nothing to extend

@@ -88,3 +88,12 @@ def test_cli_invalid_value_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "SORA_PROVIDER" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_secret_values_cover_a_postgres_password_raw_and_decoded():
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None, DISCORD_TOKEN="tok", SORA_PROVIDER="simulated",
+                        DATABASE_URL="postgresql://sora:s3cr%2Fet@db:5432/sora")
+    assert set(settings.secret_values()) == {"tok", "s3cr%2Fet", "s3cr/et"}
+    assert Settings(_env_file=None, SORA_PROVIDER="simulated").secret_values() == []

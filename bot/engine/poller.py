@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
 # steps that may download the video (a poll that sees "completed" downloads at once)
-_DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING)
+_DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING,
+                    JobState.DELIVERING)  # delivering may transcode to fit, then upload
 _ADMISSION_RETRY = 0.25  # seconds: another process held the admission mutex
 
 
@@ -84,6 +85,10 @@ class Poller:
 
     def _woken_by_neighbour(self, payload: str) -> None:
         self.wakeups_received += 1
+        if payload.isdigit() and int(payload) in self._inflight_ids:
+            # A webhook another process took made this job due while our poll of it is in flight:
+            # keep it due once that poll is done, as `nudge` does for our own webhooks.
+            self._nudged.add(int(payload))
         self._admission_busy_until = 0.0
         self._wake.set()
 
@@ -257,7 +262,7 @@ class Poller:
             for job in waiting:
                 if job.status_message_id is not None:
                     await publish_progress(ctx, job, credit_paused=True)
-            return
+            return [], {}  # told above; nothing to start, so no queue positions either
         if pause is not None:  # the recheck: one probe; hold the others until it has answered
             free = min(free, 1)
             await ctx.repo.hold_submission_pause(ctx.provider.name, until=now + 60.0 * ctx.config.time_scale)
@@ -303,8 +308,11 @@ class Poller:
         with backoff (a submission is reconciled, never resent), and after too many, failed."""
         config = self.ctx.config
         limit = config.download_deadline if job.state in _DOWNLOAD_STATES else config.step_deadline
-        limit = min(limit, 0.8 * config.lease_seconds)
         deadline = asyncio.timeout(limit)
+        # A step allowed longer than most of its lease (a big download, a long transcode) keeps
+        # renewing it, so no other process takes the job over while this one still works on it.
+        renewer = (asyncio.create_task(self._renew_lease(job.id), name=f"lease-{job.id}")
+                   if limit > 0.8 * config.lease_seconds else None)
         try:
             async with deadline:
                 await self._step(job)
@@ -322,6 +330,19 @@ class Poller:
             await retry_step(self.ctx, job)
         except Exception as exc:
             await recover_from_unexpected(self.ctx, job, exc)
+        finally:
+            if renewer is not None:
+                renewer.cancel()
+
+    async def _renew_lease(self, job_id: int) -> None:
+        lease = self.ctx.config.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await self.ctx.repo.extend_lease(job_id, self.ctx.clock() + lease):
+                    return  # no longer ours (taken over after a stall): the deadline still ends the step
+            except Exception:  # a failed renewal only shortens the lease; the step goes on
+                log.warning("could not renew the lease of job %s", job_id, exc_info=True)
 
     async def _step(self, job: Job) -> None:
         ctx = self.ctx

@@ -270,7 +270,8 @@ class JobService:
         """The quota decision on the current usage, without writing anything; None when allowed."""
         limits = await self.limits_for(who)
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
-        decision = quota.decide(request, limits, await self.usage(who), now, prices=await self.prices_for(who.guild_id),
+        decision = quota.decide(request, limits, await self.usage(who), now,
+                                prices=await self.prices_for(who.guild_id, request.model),
                                 bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
         if decision.allowed:
             return None
@@ -303,7 +304,7 @@ class JobService:
                                              bot_budget=self.settings.bot_usd_per_month),
             allowed=lambda d: d.allowed,
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
-            month_start=quota.month_start(now).timestamp())
+            month_start=quota.month_start(now).timestamp(), bot_wide=self.settings.bot_usd_per_month is not None)
         if job is None:
             if self.ctx.metrics is not None and decision.reason is not None:
                 self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()

@@ -50,6 +50,7 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
             title=settings.openrouter_title or None,
             continuation_models=settings.openrouter_continuation_models,
             callback_url=callback_url,
+            **_download_options(settings),
         )
     return HttpVideoProvider(
         base_url=settings.sora_base_url,
@@ -59,8 +60,14 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
         timeout=settings.sora_timeout_seconds,
         retry=retry,
         limits=RequestLimits.from_settings(settings),
-        trusted_origins=settings.sora_trusted_origins,
-        download_limits=DownloadLimits(max_bytes=settings.sora_max_download_mb * MiB,
-                                       disk_reserve_bytes=settings.disk_reserve_mb * MiB,
-                                       deadline_seconds=settings.sora_download_timeout_seconds),
+        **_download_options(settings),
     )
+
+
+def _download_options(settings: Settings) -> dict[str, object]:
+    """What bounds every HTTP dialect's downloads (README "Security"): trusted origins, byte cap,
+    disk reserve and deadline."""
+    return {"trusted_origins": settings.sora_trusted_origins,
+            "download_limits": DownloadLimits(max_bytes=settings.sora_max_download_mb * MiB,
+                                              disk_reserve_bytes=settings.disk_reserve_mb * MiB,
+                                              deadline_seconds=settings.sora_download_timeout_seconds)}
