@@ -471,11 +471,15 @@ class Repository(CatalogQueries, ControlsQueries):
         return await self._one("SELECT * FROM quota_ledger WHERE job_id=?", (job_id,))
 
     async def guild_report(self, guild_id: int, since: float, limit: int = 10) -> list[tuple[int, int, float, float]]:
-        """Top users since `since`: (user_id, videos, seconds, usd), by spend."""
+        """Top users since `since`: (user_id, videos, seconds, usd), by spend. The spend is what the
+        budgets count: reserved and settled entries plus what a rendered-but-undelivered (refunded)
+        video still cost; videos and seconds count only what the member kept."""
+        kept = "status IN ('reserved','settled')"
         rows = await self._all(
-            """SELECT user_id, COUNT(*), SUM(seconds), SUM(usd) FROM quota_ledger
-               WHERE guild_id=? AND created_at>=? AND status IN ('reserved','settled')
-               GROUP BY user_id ORDER BY SUM(usd) DESC, SUM(seconds) DESC LIMIT ?""",
+            f"""SELECT user_id, SUM(CASE WHEN {kept} THEN 1 ELSE 0 END),
+                       SUM(CASE WHEN {kept} THEN seconds ELSE 0 END), {_SPENT_USD} FROM quota_ledger
+               WHERE guild_id=? AND created_at>=? AND ({kept} OR charged_usd IS NOT NULL)
+               GROUP BY user_id ORDER BY 4 DESC, 3 DESC LIMIT ?""",  # noqa: S608
             (guild_id, since, limit))
         return [(r[0], r[1], float(r[2] or 0), float(r[3] or 0)) for r in rows]
 
