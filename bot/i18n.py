@@ -126,3 +126,9 @@ def money_usd(value: Decimal, locale: str | None = None, *, exact: bool = False)
     """US dollars in the locale's way: "$0.80" (en), "US$0.80" (zh); `exact` keeps every digit."""
     return format_currency(value, "USD", locale=babel_locale(locale), currency_digits=not exact,
                            decimal_quantization=not exact)
+
+
+def lookup(msgid: str, locale: str) -> str | None:
+    """The text of `msgid` in exactly `locale`'s catalogue (no English fallback), or None."""
+    found = translations(locale)._catalog.get(msgid)  # gettext's parsed catalogue
+    return found if isinstance(found, str) and found else None

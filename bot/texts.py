@@ -51,6 +51,7 @@ class JobView:
     size: str
     seconds: int | float
     remix_of: str | None = None  # our job id of the source video, for remixes
+    locale: str | None = None  # the server's language: public job messages (status, result, failure) speak it
 
 
 class FailureKind(StrEnum):
@@ -248,6 +249,7 @@ def status_text(
     """The public status message edited while a job runs (state is our job state's value).
     `credit_paused`: submissions wait because the provider account is out of credit (402).
     `locale`: the server's (a public message)."""
+    locale = locale if locale is not None else job.locale
     head = tr("status.head", locale, job_id=job.job_id, user_id=job.user_id, spec=_spec(job, locale))
     head += _remix_of(job, locale)
     eta = _eta_words(eta_seconds, locale)
@@ -283,6 +285,7 @@ def result_caption(
 ) -> str:
     """The message that carries the MP4: requester, job id, prompt, model, size, seconds, and a note
     when the file was compressed to fit the upload limit (pass the original size and byte count)."""
+    locale = locale if locale is not None else job.locale
     seconds = actual_seconds if actual_seconds is not None else job.seconds
     spec = (f"{job.model} · {size_label(job.size, locale=locale)} · "
             f"{seconds_label(round(float(seconds), 1), locale=locale)}")
@@ -310,6 +313,7 @@ def failure_text(
 ) -> str:
     """Why a job ended without a video, in plain words. `detail` is the provider's message, shown
     escaped and shortened; `refunded` says the reservation was given back to the member's quota."""
+    locale = locale if locale is not None else job.locale
     head = tr("failure.head", locale, user_id=job.user_id, job_id=job.job_id) + " "
     reason = tr(_FAILURE_IDS[kind], locale)
     tail = ""

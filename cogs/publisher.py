@@ -94,7 +94,7 @@ class DiscordPublisher:
             reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
                                                  fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
-        view.add_item(RemixButton(job.id))
+        view.add_item(RemixButton(job.id, locale=job.locale))
         try:
             sent = await channel.send(
                 caption, file=discord.File(video, filename=f"sora-{job.id}.mp4"), view=view,

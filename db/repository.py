@@ -28,6 +28,7 @@ from bot.engine.jobs import (
     can_transition,
 )
 from db.catalog import CatalogQueries
+from db.languages import LanguageQueries
 
 T = TypeVar("T")
 
@@ -73,6 +74,7 @@ class Job:
     progress_published_at: float | None
     progress_text: str | None
     provider_cost_usd: float | None = None  # the provider's real charge, when it reports one
+    locale: str | None = None  # the language of its public messages (the server's, at request time)
 
     def log_extra(self, **more: object) -> dict[str, object]:
         """`extra=` for a log line about this job: job, guild and user on every job line."""
@@ -130,6 +132,7 @@ class NewJob:
     image_path: str | None = None
     reply_to_message_id: int | None = None
     user_cap: int | None = None  # concurrent upstream jobs this member may have (None: no cap)
+    locale: str | None = None  # the language of its public messages (bot/i18n.py catalogue name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +163,7 @@ class GuildConfig:
     prices: dict[str, str] | None
 
 
-class Repository(CatalogQueries):
+class Repository(CatalogQueries, LanguageQueries):
     def __init__(self, conn: aiosqlite.Connection, *, clock: Callable[[], float] = time.time) -> None:
         self.conn = conn
         self.clock = clock
@@ -223,11 +226,11 @@ class Repository(CatalogQueries):
             cur = await conn.execute(
                 """INSERT INTO jobs (guild_id, channel_id, user_id, kind, prompt, model, size, seconds,
                        parent_job_id, image_path, provider, idempotency_key, state, created_at, updated_at,
-                       next_poll_at, reply_to_message_id, user_cap)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+                       next_poll_at, reply_to_message_id, user_cap, locale)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
                 (new.guild_id, new.channel_id, new.user_id, new.kind, new.prompt, new.model, new.size,
                  new.seconds, new.parent_job_id, new.image_path, new.provider, new.idempotency_key,
-                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap),
+                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap, new.locale),
             )
             job = Job.from_row((await cur.fetchall())[0])
             await cur.close()
