@@ -396,9 +396,12 @@ def model_summary(name: str, model_id: str, *, seconds: list[int], sizes: list[s
         head += " · " + tr("models.default", locale)
     price = (tr("models.price_per_second", locale, price=usd(usd_per_second, locale=locale))
              if usd_per_second is not None else tr("models.price_unlisted", locale))
-    frames = tr("models.frames_both" if first_frame and last_frame
-                else "models.frames_first" if first_frame else "models.frames_none", locale)
-    sound = tr({True: "models.audio", False: "models.no_audio", None: "models.audio_unknown"}[audio], locale)
+    if first_frame and last_frame:
+        frames = tr("models.frames_both", locale)
+    else:
+        frames = tr("models.frames_first", locale) if first_frame else tr("models.frames_none", locale)
+    sound = {True: tr("models.audio", locale), False: tr("models.no_audio", locale),
+             None: tr("models.audio_unknown", locale)}[audio]
     shown = sizes[:8]
     more = " " + tr("models.more_sizes", locale, n=len(sizes) - len(shown)) if len(sizes) > len(shown) else ""
     shapes = ", ".join(shown) + more
@@ -520,7 +523,7 @@ def quota_window_line(label: str, used: str, limit: str | None, left: str | None
 
 def wait_for_slot(*, own: bool, locale: str | None = None) -> str:
     """An accepted job that waits locally for a concurrency slot."""
-    return tr("quota.wait_own" if own else "quota.wait_server", locale)
+    return tr("quota.wait_own", locale) if own else tr("quota.wait_server", locale)
 
 
 def quota_extras_line(*, active: int, concurrent_limit: int | None, cooldown_until: datetime | None,
