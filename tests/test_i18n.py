@@ -13,6 +13,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 
 from bot import admin, i18n, texts
+from bot.quota import WINDOW_IDS
 from bot.texts import FailureKind, JobView
 from cogs.account import _STATE_WORDS
 from cogs.common import NEEDED
@@ -39,7 +40,7 @@ def ids_in_tables() -> set[str]:
     return ({f"field.{f}" for f in (*admin.NUMBER_FIELDS, *admin.LIST_FIELDS)}
             | {f"failure.{kind.value}" for kind in FailureKind}
             | set(_STATE_WORDS.values()) | set(NEEDED.values()) | set(texts.SIZE_LABELS.values())
-            | {"shape.square"})
+            | {"shape.square"} | set(WINDOW_IDS.values()))
 
 
 def catalog_ids(locale: str) -> dict[str, object]:

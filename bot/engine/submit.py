@@ -15,6 +15,7 @@ import logging
 import re
 from pathlib import Path
 
+from bot import i18n
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
@@ -66,7 +67,7 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
         kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
         await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
-                   text=failure_text(job_view(job), kind, detail=exc.user_message))
+                   text=failure_text(job_view(job), kind, detail=_words(exc, job)))
         return
     except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
         log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
@@ -226,3 +227,9 @@ def upstream_failure_text(job: Job, error: VideoError | None) -> str:
     elif error is not None and error.ending == "expired":
         kind = FailureKind.UPSTREAM_EXPIRED
     return failure_text(job_view(job), kind, detail=error.message if error else None)
+
+
+def _words(exc: errors.SoraError, job: Job) -> str:
+    """The error's member-facing words in the language of the job's public messages."""
+    with i18n.use(job.locale):
+        return exc.user_message
