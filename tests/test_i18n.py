@@ -26,11 +26,12 @@ WHEN = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 def ids_in_code() -> set[str]:
-    """The literal ids passed to tr()/ntr() in bot/ and cogs/, found the way `pybabel extract` does."""
+    """The literal ids passed to tr()/ntr()/N_() in bot/ and cogs/, found the way `pybabel extract` does
+    (see babel.cfg and README "Languages")."""
     found: set[str] = set()
     for folder in ("bot", "cogs"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-                ROOT / folder, method_map=[("**.py", "python")], keywords={"tr": None, "ntr": (1, 2)}):
+                ROOT / folder, method_map=[("**.py", "python")], keywords={"tr": None, "ntr": (1, 2), "N_": None}):
             found.update([message] if isinstance(message, str) else [m for m in message if m])
     return found
 
@@ -55,11 +56,17 @@ def test_the_extraction_finds_the_code_s_ids():
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_every_id_the_code_uses_is_in_every_catalogue(locale):
+def test_every_id_the_code_uses_is_in_every_catalogue_and_no_other(locale):
     known = catalog_ids(locale)
     plural_ids = {m.id[1] for m in i18n.read_catalog(locale) if m.id and not isinstance(m.id, str)}
     missing = sorted((ids_in_code() | ids_in_tables()) - set(known) - plural_ids)
     assert missing == [], f"missing in {locale}: {missing}"
+    stale = sorted(set(known) - ids_in_code())
+    assert stale == [], f"in {locale} but neither in the code nor in bot/message_ids.py: {stale}"
+
+
+def test_the_ids_picked_from_tables_are_listed_for_the_extractor():
+    assert ids_in_tables() - ids_in_code() == set()
 
 
 @pytest.mark.parametrize("locale", LOCALES)
