@@ -21,6 +21,7 @@ from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, next_poll_delay
+from bot.i18n import tr
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
@@ -280,7 +281,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
         outcome = "gone"
         await submit.fail(ctx, job, job.state, code="not_found",
                           text=failure_text(job_view(job), FailureKind.FAILED,
-                                            detail="The video service no longer knows this job."))
+                                            detail=tr("failure.job_unknown_upstream", job.locale)))
         return
     finally:
         if ctx.metrics is not None:

@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 # answer, say) may hide a created, paid-for video: it is reconciled, never resent.
 _REFUSALS = (errors.InvalidRequest, errors.AuthenticationFailed, errors.NotFound, errors.OperationUnsupported)
 
-_LOST_CONTACT = ("The bot lost contact with the service while submitting and could not confirm the video "
-                 "was started. It was not sent again, so nobody pays twice; please try again.")
 
 # How far before `submit_started_at` an upstream created_at may be and still be ours (clock skew).
 _SKEW = 120.0
@@ -105,7 +103,8 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
     if job.kind == "remix":
         parent = await ctx.repo.get_job(job.parent_job_id) if job.parent_job_id else None
         if parent is None or parent.provider_id is None:
-            raise errors.NotFound("the video to remix is unknown", user_message="The video to remix is gone.")
+            raise errors.NotFound("the video to remix is unknown",
+                                  user_message=i18n.tr("failure.remix_parent_gone", job.locale))
         if getattr(ctx.provider, "continues_by_create", False):  # OpenRouter: a create that continues it
             request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds,
                                   previous_job_id=parent.provider_id)
@@ -176,7 +175,8 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
         return
     log.warning("upstream outcome could not be confirmed; not resubmitting", extra=ctx.extra(job))
     await fail(ctx, job, JobState.UNKNOWN, code="unknown_outcome",
-               text=failure_text(job_view(job), FailureKind.UNAVAILABLE, detail=_LOST_CONTACT))
+               text=failure_text(job_view(job), FailureKind.UNAVAILABLE,
+                                 detail=i18n.tr("failure.lost_contact", job.locale)))
 
 
 async def _find_in_list(ctx: EngineContext, job: Job) -> Video | None:
