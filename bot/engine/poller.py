@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections import Counter
 
+from bot import i18n
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
@@ -266,7 +267,8 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
     await ctx.bucket.acquire()
     outcome = "error"
     try:
-        video = await ctx.provider.retrieve(job.provider_id)
+        with i18n.use(job.locale):  # a failure's words are built while the answer is read
+            video = await ctx.provider.retrieve(job.provider_id)
         outcome = "ok"
     except (errors.RateLimited, errors.ProviderUnavailable) as exc:
         outcome = "busy"

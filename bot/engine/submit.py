@@ -41,7 +41,8 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     """`job` is in `submitting` (claimed by the poller's admission). Send the create or remix."""
     try:
         await ctx.bucket.acquire()
-        video = await _send(ctx, job)
+        with i18n.use(job.locale):  # a refusal's words are built while the provider answers
+            video = await _send(ctx, job)
     except errors.InsufficientCredits as exc:
         await pause_for_credit(ctx, job, exc)
         return
