@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot import quota
+from bot.i18n import tr
 
 UNLIMITED = "unlimited"
 NUMBER_FIELDS = {
@@ -26,6 +27,8 @@ NUMBER_FIELDS = {
     "max_seconds": "longest video (seconds)",
 }
 LIST_FIELDS = {"allowed_models": "models", "allowed_sizes": "sizes", "allowed_seconds": "durations (s)"}
+# The labels above are the English words (command choices' default names); what a manager reads comes
+# from the catalogue: message id "field.<field>" (see `label`).
 # The largest value each limit accepts: beyond these a number is a typo (or a probe), and 1e30
 # seconds of cooldown would overflow the date arithmetic. `none` still means "no limit".
 MAX_VALUES = {
@@ -46,23 +49,22 @@ def parse_number(field: str, text: str) -> Any:
     if value in ("none", "off", "unlimited", "-1", ""):
         return None
     if len(value) > _MAX_INPUT_CHARS:
-        raise AdminInputError("That number is too long (use `none` for no limit).")
+        raise AdminInputError(tr("admin.number_too_long"))
     try:
         number = Decimal(value.lstrip("$"))
     except InvalidOperation:
-        raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).") from None
+        raise AdminInputError(tr("admin.not_a_number", text=text)) from None
     if not number.is_finite():
-        raise AdminInputError(f"`{text}` isn't a number (use `none` for no limit).")
+        raise AdminInputError(tr("admin.not_a_number", text=text))
     if number < 0:
-        raise AdminInputError("Limits can't be negative (use `none` for no limit).")
+        raise AdminInputError(tr("admin.negative"))
     ceiling = MAX_VALUES.get(field, 1_000_000)
     if number > ceiling:
-        raise AdminInputError(f"The most {NUMBER_FIELDS.get(field, field)} can be is {ceiling:,} "
-                              "(use `none` for no limit).")
+        raise AdminInputError(tr("admin.ceiling", label=label(field), ceiling=f"{ceiling:,}"))
     if field == "guild_usd_per_month":
         return str(number)
     if number != number.to_integral_value():
-        raise AdminInputError(f"{NUMBER_FIELDS[field]} must be a whole number.")
+        raise AdminInputError(tr("admin.whole_number", label=label(field)))
     return int(number)
 
 
@@ -72,13 +74,13 @@ def parse_list(field: str, text: str, allowed: list[Any]) -> list[Any] | None:
     if value in ("all", "any"):
         return None
     if value in ("", "none"):
-        raise AdminInputError("Name at least one, or `all` (to forbid something, leave it out of the list).")
+        raise AdminInputError(tr("admin.list_empty"))
     items: list[Any] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
         digits = part.isascii() and part.isdigit()  # "¹".isdigit() is True, but int("¹") fails
         item: Any = int(part) if field == "allowed_seconds" and digits else part
         if item not in allowed:
-            raise AdminInputError(f"`{part}` isn't offered; choose from {', '.join(map(str, allowed))}.")
+            raise AdminInputError(tr("admin.not_offered", part=part, options=", ".join(map(str, allowed))))
         items.append(item)
     return items
 
@@ -102,23 +104,28 @@ def guild_limits(base: quota.Limits, stored: Mapping[str, Any]) -> quota.Limits:
     return base.replace(**{k: v for k, v in stored.items() if k in quota.LIMIT_FIELDS})
 
 
+def label(field: str) -> str:
+    """The words for a limit or list field in the context's language ("videos per member per 24 h")."""
+    return tr(f"field.{field}") if field in NUMBER_FIELDS or field in LIST_FIELDS else field
+
+
 def describe_limits(limits: quota.Limits) -> list[str]:
     lines = []
-    for field, label in NUMBER_FIELDS.items():
+    for field in NUMBER_FIELDS:
         value = getattr(limits, field)
-        shown = "no limit" if value is None else (f"${value}" if field == "guild_usd_per_month" else str(value))
-        lines.append(f"• {label}: **{shown}**")
-    for field, label in LIST_FIELDS.items():
+        shown = tr("admin.no_limit") if value is None else (
+            f"${value}" if field == "guild_usd_per_month" else str(value))
+        lines.append(f"• {label(field)}: **{shown}**")
+    for field in LIST_FIELDS:
         value = getattr(limits, field)
-        shown = "all" if value is None else ", ".join(str(v) for v in sorted(value))
-        lines.append(f"• {label}: **{shown}**")
+        shown = tr("admin.all") if value is None else ", ".join(str(v) for v in sorted(value))
+        lines.append(f"• {label(field)}: **{shown}**")
     return lines
 
 
 def describe_tier(data: Mapping[str, Any]) -> str:
     parts = []
     for key, value in sorted(data.items()):
-        label = NUMBER_FIELDS.get(key) or LIST_FIELDS.get(key) or key
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        parts.append(f"{label}: {shown}")
-    return "; ".join(parts) or "(no changes)"
+        parts.append(f"{label(key)}: {shown}")
+    return "; ".join(parts) or tr("admin.no_changes")

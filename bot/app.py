@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import discord
 from discord.ext import commands
 
+from bot import i18n
 from bot.catalog.service import CatalogService
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.poller import Poller
@@ -26,7 +27,7 @@ from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
-from bot.texts import GUILD_NOT_ALLOWED, leaving_guild_text
+from bot.texts import guild_not_allowed, leaving_guild_text
 from db.database import open_store
 from db.repository import Repository
 
@@ -115,8 +116,10 @@ class SoraBot(commands.Bot):
         self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
+        from bot.translator import CatalogTranslator
         from cogs.views import RemixButton
 
+        await self.tree.set_translator(CatalogTranslator())  # command names in each member's language
         for name in self.extensions_to_load:
             try:
                 await self.load_extension(name)
@@ -188,7 +191,7 @@ class SoraBot(commands.Bot):
                         and c.permissions_for(me).send_messages and c.permissions_for(me).view_channel), None)
         if channel is not None:
             try:
-                await channel.send(leaving_guild_text())
+                await channel.send(leaving_guild_text(locale=i18n.normalize(guild.preferred_locale)))
             except discord.HTTPException as exc:
                 log.info("could not say goodbye in guild %s: %s", guild.id, exc)
         try:
@@ -216,18 +219,19 @@ class SoraBot(commands.Bot):
 
     async def _accepting(self, interaction: discord.Interaction) -> bool:
         """While shutting down, new commands are answered, not started; outside the allowed servers
-        (DISCORD_ALLOWED_GUILD_IDS) nothing is."""
+        (DISCORD_ALLOWED_GUILD_IDS) nothing is. Every private answer to this interaction from here on
+        speaks the member's client language (the context's locale, see bot/i18n.py)."""
+        i18n.set_current(interaction.locale)
         if not self.guild_allowed(interaction.guild_id):
             log.warning("refused an interaction from guild %s: not in DISCORD_ALLOWED_GUILD_IDS",
                         interaction.guild_id, extra={"guild": interaction.guild_id, "user": interaction.user.id})
             if interaction.type is not discord.InteractionType.autocomplete:
-                await interaction.response.send_message(GUILD_NOT_ALLOWED, ephemeral=True)
+                await interaction.response.send_message(guild_not_allowed(), ephemeral=True)
             return False
         if self.closing:
             if interaction.type is discord.InteractionType.autocomplete:
                 return False  # an autocomplete can't carry a message
-            await interaction.response.send_message(
-                "The bot is restarting. Please try again in a minute.", ephemeral=True)
+            await interaction.response.send_message(i18n.tr("bot.restarting"), ephemeral=True)
             return False
         return True
 

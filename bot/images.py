@@ -22,11 +22,12 @@ from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bot.i18n import tr
 from bot.sora.errors import InvalidRequest
 
 log = logging.getLogger(__name__)
 
-WRONG_TYPE = "Images must be JPEG, PNG or WebP"
+WRONG_TYPE = tr("images.wrong_type", "en")  # the English words (tests compare); members get their own
 MAX_PIXELS = 24_000_000  # ~6000x4000; bigger uploads are refused from their header, before decoding
 MAX_PARALLEL_DECODES = 2
 _DECODE_SLOTS = threading.BoundedSemaphore(MAX_PARALLEL_DECODES)
@@ -50,19 +51,18 @@ def parse_size(size: str) -> tuple[int, int]:
     """"1280x720" → (1280, 720)."""
     match = re.fullmatch(r"\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*", size)
     if match is None or int(match[1]) == 0 or int(match[2]) == 0:
-        raise InvalidRequest(f"bad size {size!r}", user_message="The size must look like 1280x720.")
+        raise InvalidRequest(f"bad size {size!r}", user_message=tr("images.bad_size"))
     return int(match[1]), int(match[2])
 
 
 def _open(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:
     mime = sniff_image_type(data)
     if mime is None:
-        raise InvalidRequest("image of an unaccepted type", user_message=WRONG_TYPE)
+        raise InvalidRequest("image of an unaccepted type", user_message=tr("images.wrong_type"))
     damaged = InvalidRequest("image could not be decoded",
-                             user_message="That image file is damaged or incomplete. Please upload it again.")
+                             user_message=tr("images.damaged"))
     too_large = InvalidRequest("image has too many pixels",
-                               user_message="That image is too large. Please use one under 24 megapixels "
-                                            "(e.g. 6000×4000).")
+                               user_message=tr("images.too_many_pixels"))
     try:
         image = Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP"))
         if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding

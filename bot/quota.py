@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from bot import texts
+from bot.i18n import tr
 from bot.pricing import UnknownPrice, price
 from bot.pricing import settle_amount as settle_amount  # re-exported: ledger arithmetic
 from bot.pricing import settle_cost as settle_cost
@@ -452,12 +453,20 @@ def _amount(value: float | Decimal | None, unit: str) -> str | None:
     if unit == "usd":
         return texts.usd(Decimal(value))
     number = f"{float(value):g}"
-    return f"{number} s" if unit == "s" else number
+    return tr("unit.seconds", n=number) if unit == "s" else number
+
+
+# a window's (English) label → the message id of its words in the reader's language
+WINDOW_IDS = {"Your videos today": "quota.window.videos_today",
+              "Your video seconds today": "quota.window.seconds_today",
+              "Server video seconds this month": "quota.window.server_seconds_month",
+              "Server budget this month": "quota.window.server_budget_month"}
 
 
 def render_summary(summary: QuotaSummary) -> list[str]:
-    """The lines of the `/sora-quota` answer."""
-    lines = [texts.quota_window_line(w.label, _amount(w.used, w.unit) or "0", _amount(w.limit, w.unit),
+    """The lines of the `/sora-quota` answer (in the context's language, see bot/i18n.py)."""
+    lines = [texts.quota_window_line(tr(WINDOW_IDS[w.label]) if w.label in WINDOW_IDS else w.label,
+                                     _amount(w.used, w.unit) or "0", _amount(w.limit, w.unit),
                                      _amount(w.left, w.unit), w.resets_at if w.limit is not None else None)
              for w in summary.windows]
     lines.append(texts.quota_extras_line(

@@ -1,7 +1,9 @@
 """Every message a member sees, as pure functions of plain values (str, int, datetime, Decimal).
 
-Nothing here touches Discord or the database: the cogs and the job engine build a `JobView` from
-their own records and call these functions. Two rules hold for every output:
+The words themselves are message ids looked up in the catalogues (bot/i18n.py, bot/locales/):
+every function takes `locale=` (None: the context's locale, which the bot sets per interaction to
+the member's client language). Nothing here touches Discord or the database: the cogs and the job
+engine build a `JobView` from their own records and call these functions. Two rules hold for every output:
 
 - it fits in one Discord message (`MAX_CONTENT` = 2,000 characters, counted in UTF-16 units so the
   count is safe whichever way Discord measures): the prompt is the part that gets shortened;
@@ -24,16 +26,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from bot.i18n import money_usd, ntr, number, tr
+
 MAX_CONTENT = 2000
 ELLIPSIS = "…"
 ZWSP = "\u200b"
-
-SIZE_LABELS = {
-    "720x1280": "portrait 720×1280",
-    "1280x720": "landscape 1280×720",
-    "1024x1792": "tall portrait 1024×1792",
-    "1792x1024": "wide landscape 1792×1024",
-}
 
 # @everyone, @here, <@123>, <@!123>, <@&123> (the digits part of user and role mentions).
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d{15,21})")
@@ -54,6 +51,7 @@ class JobView:
     size: str
     seconds: int | float
     remix_of: str | None = None  # our job id of the source video, for remixes
+    locale: str | None = None  # the server's language: public job messages (status, result, failure) speak it
 
 
 class FailureKind(StrEnum):
@@ -140,70 +138,86 @@ def _fit(parts_before: str, user_text: str, parts_after: str, *, minimum: int = 
 # --- small formatters ------------------------------------------------------------------------------
 
 def discord_time(moment: datetime, style: str = "R") -> str:
-    """Discord timestamp markup (`<t:UNIX:R>` renders "in 3 hours" in each reader's own zone)."""
+    """Discord timestamp markup (`<t:UNIX:R>` renders "in 3 hours" in each reader's own zone and language)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return f"<t:{int(moment.timestamp())}:{style}>"
 
 
-def human_duration(seconds: float) -> str:
+def human_duration(seconds: float, *, locale: str | None = None) -> str:
     """Rough words for a wait: "a few seconds", "about 40 s", "about 3 min", "about 1 h 20 min"."""
     seconds = max(0.0, float(seconds))
     if seconds < 10:
-        return "a few seconds"
+        return tr("duration.few_seconds", locale)
     if seconds < 55:
-        return f"about {int(5 * round(seconds / 5))} s"
+        return tr("duration.about_seconds", locale, n=number(int(5 * round(seconds / 5)), locale))
     minutes = max(1, round(seconds / 60))
     if minutes < 60:
-        return f"about {minutes} min"
+        return tr("duration.about_minutes", locale, n=number(minutes, locale))
     hours, rest = divmod(minutes, 60)
-    return f"about {hours} h {rest} min" if rest else f"about {hours} h"
+    if rest:
+        return tr("duration.about_hours_minutes", locale, h=number(hours, locale), m=number(rest, locale))
+    return tr("duration.about_hours", locale, h=number(hours, locale))
 
 
-def human_bytes(size: int) -> str:
+def human_bytes(size: int, *, locale: str | None = None) -> str:
     """`31.2 MB` (decimal units, like file managers show)."""
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+            shown = number(int(value), locale) if unit == "B" else number(value, locale, pattern="#,##0.0")
+            return f"{shown} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
 
 
-def usd(amount: Decimal | float) -> str:
-    """`$0.80`, or `$0.0125` when cents would round a non-zero amount to nothing."""
+def usd(amount: Decimal | float, *, locale: str | None = None) -> str:
+    """`$0.80`, or `$0.0125` when cents would round a non-zero amount to nothing (per locale: `US$0.80`)."""
     value = Decimal(str(amount))
     cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if cents == 0 and value != 0:
-        return f"${value.normalize():f}"
-    return f"${cents:,.2f}"
+        return money_usd(value.normalize(), locale, exact=True)
+    return money_usd(cents, locale)
 
 
-def size_label(size: str) -> str:
+# size → the message id of its shape word
+SIZE_LABELS = {
+    "720x1280": "shape.portrait",
+    "1280x720": "shape.landscape",
+    "1024x1792": "shape.tall_portrait",
+    "1792x1024": "shape.wide_landscape",
+}
+
+
+def size_label(size: str, *, locale: str | None = None) -> str:
     """`1280x720` → "landscape 1280×720"; unknown sizes are named by their orientation."""
-    if size in SIZE_LABELS:
-        return SIZE_LABELS[size]
     width, _, height = size.lower().partition("x")
     if not (width.isdigit() and height.isdigit()):
         return safe_user_text(size)
     w, h = int(width), int(height)
-    shape = "landscape" if w > h else "portrait" if w < h else "square"
-    return f"{shape} {w}×{h}"
+    shape = SIZE_LABELS.get(size) or (
+        "shape.landscape" if w > h else "shape.portrait" if w < h else "shape.square")
+    return tr("size.label", locale, shape=tr(shape, locale), w=w, h=h)
 
 
-def seconds_label(seconds: float) -> str:
-    return f"{seconds:g} s" if float(seconds) != int(seconds) else f"{int(seconds)} s"
+def seconds_label(seconds: float, *, locale: str | None = None) -> str:
+    shown = f"{seconds:g}" if float(seconds) != int(seconds) else f"{int(seconds)}"
+    return tr("unit.seconds", locale, n=shown)
 
 
-def _spec(job: JobView) -> str:
-    return f"{job.model} · {size_label(job.size)} · {seconds_label(job.seconds)}"
+def _spec(job: JobView, locale: str | None) -> str:
+    return f"{job.model} · {size_label(job.size, locale=locale)} · {seconds_label(job.seconds, locale=locale)}"
 
 
-def progress_bar(progress: int | None, width: int = 20) -> str:
+def _remix_of(job: JobView, locale: str | None) -> str:
+    return tr("job.remix_of", locale, parent=job.remix_of) if job.remix_of else ""
+
+
+def progress_bar(progress: int | None, width: int = 20, *, locale: str | None = None) -> str:
     """`█████████▌░░░░░░░░░░ 48%`; None (no progress reported) gives an indeterminate bar."""
     width = max(1, width)
     if progress is None:
-        return "▒" * width + " working…"
+        return "▒" * width + " " + tr("progress.working", locale)
     progress = min(100, max(0, int(progress)))
     eighths = round(progress * width * 8 / 100)
     full, part = divmod(eighths, 8)
@@ -214,12 +228,12 @@ def progress_bar(progress: int | None, width: int = 20) -> str:
 
 # --- job messages ----------------------------------------------------------------------------------
 
-def _eta_words(eta_seconds: float | None) -> str:
+def _eta_words(eta_seconds: float | None, locale: str | None) -> str:
     if eta_seconds is None:
         return ""
     if eta_seconds <= 5:
-        return " · any moment now"
-    return f" · {human_duration(eta_seconds)} left"
+        return " · " + tr("eta.any_moment", locale)
+    return " · " + tr("eta.left", locale, duration=human_duration(eta_seconds, locale=locale))
 
 
 def status_text(
@@ -230,31 +244,34 @@ def status_text(
     progress: int | None = None,
     eta_seconds: float | None = None,
     credit_paused: bool = False,
+    locale: str | None = None,
 ) -> str:
     """The public status message edited while a job runs (state is our job state's value).
-    `credit_paused`: submissions wait because the provider account is out of credit (402)."""
-    head = f"🎬 Video `{job.job_id}` for <@{job.user_id}> — {_spec(job)}"
-    if job.remix_of:
-        head += f" · remix of `{job.remix_of}`"
+    `credit_paused`: submissions wait because the provider account is out of credit (402).
+    `locale`: the server's (a public message)."""
+    locale = locale if locale is not None else job.locale
+    head = tr("status.head", locale, job_id=job.job_id, user_id=job.user_id, spec=_spec(job, locale))
+    head += _remix_of(job, locale)
+    eta = _eta_words(eta_seconds, locale)
     if state in ("requested", "submitting") and credit_paused:
-        line = "⏸️ " + credit_paused_note()
+        line = "⏸️ " + credit_paused_note(locale=locale)
     elif state in ("requested", "submitting") and queue_position:
-        line = f"⏳ Waiting in line: you are #{queue_position}{_eta_words(eta_seconds)}"
+        line = tr("status.waiting_in_line", locale, position=queue_position, eta=eta)
     elif state in ("requested", "submitting"):
-        line = "📨 Sending your request…"
+        line = tr("status.sending", locale)
     elif state == "queued":
-        where = f" (#{queue_position} in line)" if queue_position else ""
-        line = f"⏳ Queued at the video service{where}{_eta_words(eta_seconds)}"
+        where = tr("status.queue_position", locale, position=queue_position) if queue_position else ""
+        line = tr("status.queued", locale, where=where, eta=eta)
     elif state == "running":
-        line = f"{progress_bar(progress)}{_eta_words(eta_seconds)}"
+        line = f"{progress_bar(progress, locale=locale)}{eta}"
     elif state in ("completed", "downloading", "delivering"):
-        line = f"{progress_bar(100)} · finishing up, the video is on its way."
+        line = f"{progress_bar(100, locale=locale)} · " + tr("status.finishing", locale)
     elif state == "delivered":
-        line = "✅ Done — the video is posted below."
+        line = tr("status.delivered", locale)
     elif state in ("failed", "expired"):
-        line = "❌ This video could not be made. See the message below."
+        line = tr("status.failed", locale)
     else:
-        line = f"State: {safe_user_text(state)}"
+        line = tr("status.other", locale, state=safe_user_text(state))
     return _fit(head + "\n> ", job.prompt, "\n" + line, minimum=20)
 
 
@@ -264,21 +281,25 @@ def result_caption(
     actual_seconds: float | None = None,
     original_size: str | None = None,
     original_bytes: int | None = None,
+    locale: str | None = None,
 ) -> str:
     """The message that carries the MP4: requester, job id, prompt, model, size, seconds, and a note
     when the file was compressed to fit the upload limit (pass the original size and byte count)."""
+    locale = locale if locale is not None else job.locale
     seconds = actual_seconds if actual_seconds is not None else job.seconds
-    spec = f"{job.model} · {size_label(job.size)} · {seconds_label(round(float(seconds), 1))}"
-    head = f"<@{job.user_id}> your video is ready! 🎬 `{job.job_id}` — {spec}"
-    if job.remix_of:
-        head += f" · remix of `{job.remix_of}`"
+    spec = (f"{job.model} · {size_label(job.size, locale=locale)} · "
+            f"{seconds_label(round(float(seconds), 1), locale=locale)}")
+    head = tr("result.head", locale, user_id=job.user_id, job_id=job.job_id, spec=spec) + _remix_of(job, locale)
     tail = ""
     if original_size or original_bytes:
         bits = [b for b in (original_size and original_size.replace("x", "×"),
-                            original_bytes and human_bytes(original_bytes)) if b]
-        tail += f"\n-# compressed to fit: original {', '.join(bits)}"
-    tail += "\n-# Reply to this message with a change to remix it, or use the Remix button."
+                            original_bytes and human_bytes(original_bytes, locale=locale)) if b]
+        tail += "\n-# " + tr("result.compressed", locale, original=", ".join(bits))
+    tail += "\n-# " + tr("result.remix_hint", locale)
     return _fit(head + "\n> ", job.prompt, tail, minimum=20)
+
+
+_FAILURE_IDS = {kind: f"failure.{kind.value}" for kind in FailureKind}
 
 
 def failure_text(
@@ -288,31 +309,21 @@ def failure_text(
     detail: str | None = None,
     refunded: bool = True,
     error_id: str | None = None,
+    locale: str | None = None,
 ) -> str:
     """Why a job ended without a video, in plain words. `detail` is the provider's message, shown
     escaped and shortened; `refunded` says the reservation was given back to the member's quota."""
-    head = f"<@{job.user_id}> your video `{job.job_id}` could not be made. "
-    reason = {
-        FailureKind.CONTENT_POLICY: "The video service refused it under its content policy. "
-        "Try rewording the prompt (or using another image).",
-        FailureKind.FAILED: "The video service reported that the render failed.",
-        FailureKind.EXPIRED: "It finished, but its download link expired before the bot could fetch it.",
-        FailureKind.UNAVAILABLE: "The video service is unavailable right now. Please try again later.",
-        FailureKind.TIMED_OUT: "The video service never finished it.",
-        FailureKind.DELIVERY: "It finished, but the bot could not post it here.",
-        FailureKind.UNEXPECTED: "Something went wrong inside the bot.",
-        FailureKind.CANCELLED: "The video service cancelled it before it was finished, so there is no video.",
-        FailureKind.UPSTREAM_EXPIRED: "The video service took too long and dropped it before it was finished, "
-        "so there is no video. Please try again.",
-    }[kind]
+    locale = locale if locale is not None else job.locale
+    head = tr("failure.head", locale, user_id=job.user_id, job_id=job.job_id) + " "
+    reason = tr(_FAILURE_IDS[kind], locale)
     tail = ""
     if refunded:
-        tail += "\nIt does not count against your quota."
+        tail += "\n" + tr("failure.refunded", locale)
     if error_id:
-        tail += "\n" + error_id_text(error_id)
+        tail += "\n" + error_id_text(error_id, locale=locale)
     prompt_part = "\n> " + safe_excerpt(job.prompt, 300)
     if detail and kind is not FailureKind.UNEXPECTED:
-        return _fit(head + reason + prompt_part + "\nService said: ", detail, tail)
+        return _fit(head + reason + prompt_part + "\n" + tr("failure.service_said", locale) + " ", detail, tail)
     return shorten(head + reason + prompt_part + tail, MAX_CONTENT)
 
 
@@ -322,56 +333,49 @@ def accepted_text(
     eta_seconds: float,
     queue_position: int | None = None,
     cost: Decimal | None = None,
+    locale: str | None = None,
 ) -> str:
     """The private reply once a job is accepted: its id, what was asked, and when to expect it."""
-    wait = f"Expected in {human_duration(eta_seconds)}"
+    wait = tr("accepted.expected", locale, duration=human_duration(eta_seconds, locale=locale))
     if queue_position:
-        wait = f"You are #{queue_position} in line. " + wait
-    extra = f" Estimated cost: {usd(cost)}." if cost is not None else ""
-    head = f"✅ Job `{job.job_id}` accepted — {_spec(job)}"
-    if job.remix_of:
-        head += f" · remix of `{job.remix_of}`"
-    tail = f"\n{wait}; I'll post it in this channel and mention you.{extra}"
+        wait = tr("accepted.in_line", locale, position=queue_position) + " " + wait
+    extra = " " + tr("accepted.cost", locale, cost=usd(cost, locale=locale)) if cost is not None else ""
+    head = tr("accepted.head", locale, job_id=job.job_id, spec=_spec(job, locale)) + _remix_of(job, locale)
+    tail = "\n" + tr("accepted.tail", locale, wait=wait, extra=extra)
     return _fit(head + "\n> ", job.prompt, tail, minimum=20)
 
 
-def credit_paused_note() -> str:
+def credit_paused_note(*, locale: str | None = None) -> str:
     """Submissions are paused bot-wide: the provider said the account is out of credit (402)."""
-    return ("This server's video credit has run out, so new videos are paused. Yours is kept in line "
-            "and starts by itself when the bot's owner adds credit; nothing has been charged.")
+    return tr("credit.paused", locale)
 
 
-def continuation_unsupported(model: str) -> str:
+def continuation_unsupported(model: str, *, locale: str | None = None) -> str:
     """A remix asked of a video whose model cannot continue one (checked before anything is sent)."""
-    return (f"Videos made with `{safe_user_text(model)}` can't be remixed: that model can't continue an "
-            "existing video. Nothing was charged. Try a new /sora prompt instead.")
+    return tr("remix.unsupported", locale, model=safe_user_text(model))
 
 
-def reply_without_text_hint() -> str:
+def reply_without_text_hint(*, locale: str | None = None) -> str:
     """When a reply to a result arrives without its text (no message content intent)."""
-    return ("I couldn't read your reply's text, so I can't tell what to change. Use the **Remix** "
-            "button on the video, or right-click the video → Apps → **Remix with Sora**.")
+    return tr("remix.reply_without_text", locale)
 
 
-def error_id_text(error_id: str) -> str:
+def error_id_text(error_id: str, *, locale: str | None = None) -> str:
     """For an unexpected error: an id the member can hand to an admin, who finds it in the logs."""
-    return (f"Something went wrong on the bot's side (error id `{safe_user_text(error_id)}`). "
-            "A server admin can look it up in the bot's logs.")
+    return tr("error.with_id", locale, error_id=safe_user_text(error_id))
 
 
 # --- models: /sora-models, refusals of what a model does not take ---------------------------------
 
-def catalog_empty() -> str:
-    return ("No video model is available right now: the provider's model list couldn't be read yet. "
-            "Please try again in a few minutes.")
+def catalog_empty(*, locale: str | None = None) -> str:
+    return tr("models.catalog_empty", locale)
 
 
-def refused_first_frame(model_name: str) -> str:
-    return (f"{safe_user_text(model_name)} can't start from an image. Leave the image out, or choose a "
-            "model that takes a first frame (see /sora-models).")
+def refused_first_frame(model_name: str, *, locale: str | None = None) -> str:
+    return tr("models.no_first_frame", locale, model=safe_user_text(model_name))
 
 
-def _runs(values: list[int]) -> str:
+def _runs(values: list[int], locale: str | None) -> str:
     """[2, 3, 4, 5, 8, 10] → "2–5, 8, 10 s"."""
     parts, start = [], None
     for index, value in enumerate(values):
@@ -380,39 +384,45 @@ def _runs(values: list[int]) -> str:
         if index + 1 == len(values) or values[index + 1] != value + 1:
             parts.append(str(start) if start == value else f"{start}–{value}")
             start = None
-    return ", ".join(parts) + " s"
+    return tr("unit.seconds", locale, n=", ".join(parts))
 
 
 def model_summary(name: str, model_id: str, *, seconds: list[int], sizes: list[str], audio: bool | None,
                   first_frame: bool, last_frame: bool, usd_per_second: Decimal | None,
-                  default: bool = False) -> str:
+                  default: bool = False, locale: str | None = None) -> str:
     """One model in /sora-models: name and id, price, lengths, shapes, frames and audio."""
     head = f"**{safe_user_text(name)}**" + (f" (`{model_id}`)" if model_id != name else "")
     if default:
-        head += " · default"
-    price = f"about {usd(usd_per_second)}/s" if usd_per_second is not None else "price not listed"
-    frames = "first and last frame" if first_frame and last_frame else "first frame" if first_frame else "no image"
-    sound = {True: "audio", False: "no audio", None: "audio unknown"}[audio]
+        head += " · " + tr("models.default", locale)
+    price = (tr("models.price_per_second", locale, price=usd(usd_per_second, locale=locale))
+             if usd_per_second is not None else tr("models.price_unlisted", locale))
+    if first_frame and last_frame:
+        frames = tr("models.frames_both", locale)
+    else:
+        frames = tr("models.frames_first", locale) if first_frame else tr("models.frames_none", locale)
+    sound = {True: tr("models.audio", locale), False: tr("models.no_audio", locale),
+             None: tr("models.audio_unknown", locale)}[audio]
     shown = sizes[:8]
-    shapes = ", ".join(shown) + (f" +{len(sizes) - len(shown)} more" if len(sizes) > len(shown) else "")
-    return f"{head} — {price}\n  {_runs(seconds)} · {shapes} · {frames} · {sound}"
+    more = " " + tr("models.more_sizes", locale, n=len(sizes) - len(shown)) if len(sizes) > len(shown) else ""
+    shapes = ", ".join(shown) + more
+    return f"{head} — {price}\n  {_runs(seconds, locale)} · {shapes} · {frames} · {sound}"
 
 
-def models_pages(entries: list[str], *, limit: int = MAX_CONTENT, max_pages: int = 5) -> list[str]:
+def models_pages(entries: list[str], *, limit: int = MAX_CONTENT, max_pages: int = 5,
+                 locale: str | None = None) -> list[str]:
     """The /sora-models answer cut into messages of at most `limit`; beyond `max_pages` the last page
     says how many models are not shown."""
     if not entries:
-        return ["No model is enabled on this server. Ask a server admin (/sora-admin allow)."]
+        return [tr("models.none_enabled", locale)]
     pages: list[str] = []
-    current = "**Models you can use** (pick one with `/sora model:`)"
+    current = tr("models.title", locale)
     for index, entry in enumerate(entries):
         entry = shorten(entry, limit - 40)
         if discord_len(current) + 1 + discord_len(entry) <= limit:
             current += "\n" + entry
             continue
         if len(pages) + 1 == max_pages:
-            left = len(entries) - index
-            more = f"\n… and {left} more not shown; ask with `/sora model:` to see a model's choices."
+            more = "\n" + tr("models.not_shown", locale, n=len(entries) - index)
             pages.append(shorten(current, limit - discord_len(more)) + more)
             return pages
         pages.append(current)
@@ -421,132 +431,143 @@ def models_pages(entries: list[str], *, limit: int = MAX_CONTENT, max_pages: int
     return pages
 
 
-def default_model_set(model: str | None) -> str:
+def default_model_set(model: str | None, *, locale: str | None = None) -> str:
     if model is None:
-        return "✅ This server's default model is the bot's default again."
-    return f"✅ /sora now uses `{safe_user_text(model)}` when a member doesn't choose a model."
+        return tr("admin.default_model_cleared", locale)
+    return tr("admin.default_model_set", locale, model=safe_user_text(model))
 
 
-def default_model_not_allowed(model: str) -> str:
-    return (f"Note: `{safe_user_text(model)}` isn't in this server's allowed models, so members will be "
-            "told to pick another; add it with /sora-admin allow.")
+def default_model_not_allowed(model: str, *, locale: str | None = None) -> str:
+    return tr("admin.default_model_not_allowed", locale, model=safe_user_text(model))
 
 
-def unknown_model(model: str, known: list[str]) -> str:
-    options = ", ".join(f"`{m}`" for m in known[:30]) or "none"
-    return f"`{safe_user_text(model)}` isn't a model this bot offers. Available: {options}."
+def _options(values: list, locale: str | None) -> str:
+    return ", ".join(values) or tr("list.none", locale)
+
+
+def unknown_model(model: str, known: list[str], *, locale: str | None = None) -> str:
+    return tr("models.unknown", locale, model=safe_user_text(model),
+              options=_options([f"`{m}`" for m in known[:30]], locale))
 
 
 # --- quota words (used by bot.quota) ---------------------------------------------------------------
 
-def _when(moment: datetime | None) -> str:
-    return discord_time(moment) if moment is not None else "later"
+def _when(moment: datetime | None, locale: str | None) -> str:
+    return discord_time(moment) if moment is not None else tr("time.later", locale)
 
 
-def refused_model(model: str, allowed: list[str]) -> str:
-    options = ", ".join(f"`{m}`" for m in allowed) or "none"
-    return f"The model `{safe_user_text(model)}` isn't enabled on this server. Available: {options}."
+def refused_model(model: str, allowed: list[str], *, locale: str | None = None) -> str:
+    return tr("quota.model", locale, model=safe_user_text(model),
+              options=_options([f"`{m}`" for m in allowed], locale))
 
 
-def refused_size(size: str, allowed: list[str]) -> str:
-    options = ", ".join(size_label(s) for s in allowed) or "none"
-    return f"The size {size_label(size)} isn't enabled on this server. Available: {options}."
+def refused_size(size: str, allowed: list[str], *, locale: str | None = None) -> str:
+    return tr("quota.size", locale, size=size_label(size, locale=locale),
+              options=_options([size_label(s, locale=locale) for s in allowed], locale))
 
 
-def refused_seconds(seconds: int, allowed: list[int], max_seconds: int | None) -> str:
+def refused_seconds(seconds: int, allowed: list[int], max_seconds: int | None, *, locale: str | None = None) -> str:
     choices = [s for s in allowed if max_seconds is None or s <= max_seconds]
-    options = ", ".join(f"{s} s" for s in choices) if allowed else f"up to {max_seconds} s"
-    return f"{seconds} s videos aren't enabled for you on this server. Available: {options or 'none'}."
+    if allowed:
+        options = ", ".join(tr("unit.seconds", locale, n=s) for s in choices)
+    else:
+        options = tr("quota.up_to_seconds", locale, n=max_seconds)
+    return tr("quota.seconds", locale, seconds=seconds, options=options or tr("list.none", locale))
 
 
-def refused_cooldown(until: datetime) -> str:
-    return f"Please wait a moment between videos. You can start the next one {discord_time(until)}."
+def refused_cooldown(until: datetime, *, locale: str | None = None) -> str:
+    return tr("quota.cooldown", locale, when=discord_time(until))
 
 
-def refused_user_videos(used: int, limit: int, resets_at: datetime | None) -> str:
+def refused_user_videos(used: int, limit: int, resets_at: datetime | None, *, locale: str | None = None) -> str:
     if limit == 0:
-        return "Video generation isn't enabled for you on this server."
-    noun = "video" if limit == 1 else "videos"
-    return (f"You've used {used} of {limit} {noun} for today. "
-            f"Your next one frees up {_when(resets_at)}.")
+        return tr("quota.videos_disabled", locale)
+    return ntr("quota.user_videos", "quota.user_videos_plural", limit, locale, used=number(used, locale),
+               when=_when(resets_at, locale))
 
 
-def refused_user_seconds(used: float, limit: int, requested: int, resets_at: datetime | None) -> str:
+def refused_user_seconds(used: float, limit: int, requested: int, resets_at: datetime | None,
+                         *, locale: str | None = None) -> str:
     if requested > limit:
-        return (f"A {requested} s video is longer than your daily allowance of {limit} s. "
-                "Choose a shorter one.")
-    return (f"You've used {used:g} of your {limit} s of video for today, and this one needs "
-            f"{requested} s. Enough frees up {_when(resets_at)}.")
+        return tr("quota.user_seconds_too_long", locale, requested=requested, limit=limit)
+    return tr("quota.user_seconds", locale, used=number(used, locale), limit=limit, requested=requested,
+              when=_when(resets_at, locale))
 
 
-def refused_guild_seconds(used: float, limit: int, requested: int, resets_at: datetime) -> str:
-    return (f"This server has used {used:g} of its {limit} s of video for this month, and this one "
-            f"needs {requested} s. The allowance renews {discord_time(resets_at)}.")
+def refused_guild_seconds(used: float, limit: int, requested: int, resets_at: datetime,
+                          *, locale: str | None = None) -> str:
+    return tr("quota.guild_seconds", locale, used=number(used, locale), limit=limit, requested=requested,
+              when=discord_time(resets_at))
 
 
-def refused_guild_budget(spent: Decimal, limit: Decimal, cost: Decimal, resets_at: datetime) -> str:
-    return (f"This server's video budget for the month is nearly spent ({usd(spent)} of {usd(limit)}), "
-            f"and this video would cost about {usd(cost)}. The budget renews {discord_time(resets_at)}; "
-            "a shorter or cheaper video may still fit.")
+def refused_guild_budget(spent: Decimal, limit: Decimal, cost: Decimal, resets_at: datetime,
+                         *, locale: str | None = None) -> str:
+    return tr("quota.guild_budget", locale, spent=usd(spent, locale=locale), limit=usd(limit, locale=locale),
+              cost=usd(cost, locale=locale), when=discord_time(resets_at))
 
 
-def refused_unpriced(model: str, size: str) -> str:
-    return (f"`{safe_user_text(model)}` at {size_label(size)} has no price set, so the server's budget "
-            "can't cover it. Please ask a server admin.")
+def refused_unpriced(model: str, size: str, *, locale: str | None = None) -> str:
+    return tr("quota.unpriced", locale, model=safe_user_text(model), size=size_label(size, locale=locale))
 
 
 def quota_window_line(label: str, used: str, limit: str | None, left: str | None,
-                      resets_at: datetime | None) -> str:
+                      resets_at: datetime | None, *, locale: str | None = None) -> str:
     """One line of /sora-quota: `**Videos today:** 2 of 3 used, 1 left · resets <t:…:R>`."""
     if limit is None:
-        return f"**{label}:** {used} used · no limit"
-    line = f"**{label}:** {used} of {limit} used, {left} left"
+        return tr("quota.line_unlimited", locale, label=label, used=used)
+    line = tr("quota.line", locale, label=label, used=used, limit=limit, left=left)
     if resets_at is not None:
-        line += f" · resets {discord_time(resets_at)}"
+        line += " · " + tr("quota.line_resets", locale, when=discord_time(resets_at))
     return line
 
 
-def wait_for_slot(*, own: bool) -> str:
+def wait_for_slot(*, own: bool, locale: str | None = None) -> str:
     """An accepted job that waits locally for a concurrency slot."""
-    if own:
-        return "You already have videos rendering; this one starts as soon as one of them finishes."
-    return "The server's video slots are busy; this one starts as soon as a slot frees up."
+    return tr("quota.wait_own", locale) if own else tr("quota.wait_server", locale)
 
 
 def quota_extras_line(*, active: int, concurrent_limit: int | None, cooldown_until: datetime | None,
-                      models: tuple[str, ...] | None) -> str:
+                      models: tuple[str, ...] | None, locale: str | None = None) -> str:
     """The last facts of /sora-quota: videos in progress, cooldown, models the member may use."""
-    parts = [f"**In progress:** {active}" + (f" of {concurrent_limit} at a time" if concurrent_limit else "")]
+    at_a_time = " " + tr("quota.at_a_time", locale, n=concurrent_limit) if concurrent_limit else ""
+    parts = [tr("quota.in_progress", locale, n=active) + at_a_time]
     if cooldown_until is not None:
-        parts.append(f"next video allowed {discord_time(cooldown_until)}")
+        parts.append(tr("quota.next_allowed", locale, when=discord_time(cooldown_until)))
     if models is not None:
-        parts.append("models: " + (", ".join(f"`{m}`" for m in models) or "none"))
+        parts.append(tr("quota.models", locale, models=_options([f"`{m}`" for m in models], locale)))
     return " · ".join(parts)
 
 
-def typical_cost_line(model: str, size: str, seconds: int, cost: Decimal) -> str:
-    return f"A typical video ({model}, {size_label(size)}, {seconds} s) costs the server about {usd(cost)}."
+def typical_cost_line(model: str, size: str, seconds: int, cost: Decimal, *, locale: str | None = None) -> str:
+    return tr("quota.typical_cost", locale, model=model, size=size_label(size, locale=locale), seconds=seconds,
+              cost=usd(cost, locale=locale))
 
 
 # --- hard limits and refusals of untrusted requests (see README "Security") -------------------------
 
-ADMIN_ONLY = "Only server managers (Manage Server or Administrator) can use `/sora-admin`."
-GUILD_NOT_ALLOWED = "This bot isn't enabled for this server."
+def admin_only(*, locale: str | None = None) -> str:
+    return tr("admin.only_managers", locale)
 
 
-def remix_refused(job_id: object) -> str:
+def guild_not_allowed(*, locale: str | None = None) -> str:
+    return tr("guild.not_allowed", locale)
+
+
+ADMIN_ONLY = tr("admin.only_managers", "en")  # the English words, kept for callers that compare
+GUILD_NOT_ALLOWED = tr("guild.not_allowed", "en")
+
+
+def remix_refused(job_id: object, *, locale: str | None = None) -> str:
     """The one answer to a remix that can't go ahead (unknown id, another server, not finished, a
     channel the member can't see): the same words whatever the reason, so ids can't be probed."""
-    return f"I can't remix `{job_id}` here. Pick a finished video from this server that you can see."
+    return tr("remix.refused", locale, job_id=job_id)
 
 
-def leaving_guild_text() -> str:
+def leaving_guild_text(*, locale: str | None = None) -> str:
     """Posted (where the bot can) before it leaves a server that DISCORD_ALLOWED_GUILD_IDS does not list."""
-    return ("This Sora bot is private: its operator has enabled it only for some servers, and this isn't one "
-            "of them. I'm leaving now; nothing was charged.")
+    return tr("guild.leaving", locale)
 
 
-def refused_bot_budget(resets_at: datetime) -> str:
+def refused_bot_budget(resets_at: datetime, *, locale: str | None = None) -> str:
     """The bot-wide monthly ceiling (BOT_USD_PER_MONTH) is reached: nobody can make videos until it renews."""
-    return (f"The bot has reached its monthly spending limit, so no new videos can be made until "
-            f"{discord_time(resets_at, 'f')}.")
+    return tr("quota.bot_budget", locale, when=discord_time(resets_at, "f"))

@@ -1,25 +1,37 @@
 """Member-facing words of the controls: Cancel, Again, the gallery, the report chart, the fitted frame.
 
-Plain English strings, like bot/texts.py (kept apart so the localisation work can route them
-through the catalogue after merging). Every text stays within Discord's 2,000 characters and
-escapes what members typed.
+Every word comes from the catalogue (bot/i18n.py, ids `controls.*`), in `locale` (None: the
+context's, i.e. the member's for private answers); public texts take the job's language. Every
+text stays within Discord's 2,000 characters and escapes what members typed.
 """
 
 from __future__ import annotations
 
+from bot.i18n import tr
 from bot.texts import MAX_CONTENT, JobView, discord_len, safe_excerpt, seconds_label, shorten, size_label
 
-CANCEL_LABEL = "Cancel"
-AGAIN_LABEL = "Again"
-GALLERY_PREVIOUS = "Previous"
-GALLERY_NEXT = "Next"
+
+def cancel_label(locale: str | None = None) -> str:
+    return tr("controls.cancel_label", locale)
+
+
+def again_label(locale: str | None = None) -> str:
+    return tr("controls.again_label", locale)
+
+
+def gallery_previous() -> str:
+    return tr("controls.gallery_previous")
+
+
+def gallery_next() -> str:
+    return tr("controls.gallery_next")
 
 # States in which the create has (or may have) reached the provider but the video isn't back yet.
 _SENT = frozenset({"submitting", "unknown", "queued", "running"})
 
 
-def cannot_stop_note() -> str:
-    return "🔒 Already sent to the video service: it can't be stopped now (the service has no cancel)."
+def cannot_stop_note(locale: str | None = None) -> str:
+    return tr("controls.cannot_stop", locale)
 
 
 def status_with_controls(job: JobView, state: str, base: str) -> str:
@@ -29,60 +41,57 @@ def status_with_controls(job: JobView, state: str, base: str) -> str:
         return cancelled_status(job)
     if state not in _SENT:
         return base
-    note = "\n" + cannot_stop_note()
+    note = "\n" + cannot_stop_note(job.locale)
     if discord_len(base) + discord_len(note) <= MAX_CONTENT:
         return base + note
     return shorten(base, MAX_CONTENT - discord_len(note)) + note
 
 
 def cancelled_status(job: JobView) -> str:
-    head = (f"🎬 Video `{job.job_id}` for <@{job.user_id}> — {job.model} · {size_label(job.size)} · "
-            f"{seconds_label(job.seconds)}\n> ")
-    tail = "\n🛑 Cancelled before it was sent. Nothing was charged."
+    spec = f"{job.model} · {size_label(job.size, locale=job.locale)} · {seconds_label(job.seconds, locale=job.locale)}"
+    head = tr("status.head", job.locale, job_id=job.job_id, user_id=job.user_id, spec=spec) + "\n> "
+    tail = "\n" + tr("controls.cancelled_tail", job.locale)
     budget = MAX_CONTENT - discord_len(head) - discord_len(tail)
     return shorten(head + safe_excerpt(job.prompt, max(budget, 20)) + tail, MAX_CONTENT)
 
 
 def cancel_done(job_id: object) -> str:
-    return f"🛑 Video `{job_id}` is cancelled. It was never sent, so nothing was charged: your quota is back."
+    return tr("controls.cancel_done", job_id=job_id)
 
 
 def cancel_too_late(job_id: object) -> str:
-    return (f"Video `{job_id}` was already sent to the video service, so it can't be stopped now: the service "
-            "has no way to cancel a video once it has started.")
+    return tr("controls.cancel_too_late", job_id=job_id)
 
 
 def cancel_already_over(job_id: object) -> str:
-    return f"Video `{job_id}` isn't waiting any more, so there's nothing to cancel."
+    return tr("controls.cancel_already_over", job_id=job_id)
 
 
 def cancel_not_allowed(job_id: object) -> str:
-    return f"Only the member who asked for video `{job_id}` (or a server manager) can cancel it."
+    return tr("controls.cancel_not_allowed", job_id=job_id)
 
 
 def again_unknown(job_id: object) -> str:
-    return f"I can't find video `{job_id}` in this server, so I can't make it again."
+    return tr("controls.again_unknown", job_id=job_id)
 
 
 def again_frame_gone(job_id: object) -> str:
-    return (f"The first-frame image of video `{job_id}` is no longer kept, so it can't be made again as it was. "
-            "Use `/sora` with the image to start over.")
+    return tr("controls.again_frame_gone", job_id=job_id)
 
 
 def gallery_empty(*, own: bool) -> str:
-    return ("You have no finished videos in this server yet. Make one with `/sora`." if own
-            else "That member has no finished videos in this server yet.")
+    return tr("controls.gallery_empty_own") if own else tr("controls.gallery_empty_other")
 
 
 def gallery_others_refused() -> str:
-    return "Only server managers (Manage Server) can look at another member's videos."
+    return tr("controls.gallery_others_refused")
 
 
 def gallery_page(entries: list[tuple[int, str, str]], *, page: int, pages: int, total: int,
                  user_id: int, own: bool) -> str:
     """One page: (job id, prompt, link to the result message) per video, newest first."""
-    whose = "Your videos" if own else f"Videos of <@{user_id}>"
-    head = f"🎞️ **{whose}** in this server — {total} in all · page {page} of {pages}"
+    head = (tr("controls.gallery_head_own", total=total, page=page, pages=pages) if own
+            else tr("controls.gallery_head_other", user_id=user_id, total=total, page=page, pages=pages))
     lines = [head]
     budget = max(20, (MAX_CONTENT - discord_len(head)) // max(1, len(entries)) - 40)
     for job_id, prompt, link in entries:
@@ -91,11 +100,11 @@ def gallery_page(entries: list[tuple[int, str, str]], *, page: int, pages: int, 
 
 
 def gallery_not_yours() -> str:
-    return "These buttons belong to the member who opened this gallery. Use `/sora-gallery` for your own."
+    return tr("controls.gallery_not_yours")
 
 
 def first_frame_note(size: str) -> str:
-    return f"🖼️ Your image was cropped to {size_label(size)}: the video will start from the frame attached."
+    return tr("controls.first_frame_note", size=size_label(size))
 
 
 def report_chart_name() -> str:
@@ -103,5 +112,5 @@ def report_chart_name() -> str:
 
 
 def chart_titles() -> dict[str, str]:
-    return {"videos": "Videos per day", "spend": "Spend per day (USD)", "top": "Top members (USD)",
-            "day": "Day of the month", "none": "No videos yet this month"}
+    return {"videos": tr("controls.chart_videos"), "spend": tr("controls.chart_spend"), "top": tr("controls.chart_top"),
+            "day": tr("controls.chart_day"), "none": tr("controls.chart_none")}

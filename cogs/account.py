@@ -7,14 +7,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.engine.jobs import JobState
+from bot.i18n import tr
 from bot.texts import progress_bar, safe_excerpt, shorten
 from cogs.common import requester_from_interaction, sora_bot
 
+# job state → the message id of its words in /sora-jobs
 _STATE_WORDS = {
-    JobState.REQUESTED: "⏳ waiting in line", JobState.SUBMITTING: "📨 sending", JobState.UNKNOWN: "❔ checking",
-    JobState.QUEUED: "⏳ queued", JobState.RUNNING: "🎞️ rendering", JobState.COMPLETED: "📥 fetching",
-    JobState.DOWNLOADING: "📥 fetching", JobState.DELIVERING: "📤 posting", JobState.DELIVERED: "✅ delivered",
-    JobState.FAILED: "❌ failed", JobState.EXPIRED: "⌛ expired",
+    JobState.REQUESTED: "jobs.state.requested", JobState.SUBMITTING: "jobs.state.submitting",
+    JobState.UNKNOWN: "jobs.state.unknown", JobState.QUEUED: "jobs.state.queued",
+    JobState.RUNNING: "jobs.state.running", JobState.COMPLETED: "jobs.state.fetching",
+    JobState.DOWNLOADING: "jobs.state.fetching", JobState.DELIVERING: "jobs.state.delivering",
+    JobState.DELIVERED: "jobs.state.delivered", JobState.FAILED: "jobs.state.failed",
+    JobState.EXPIRED: "jobs.state.expired",
 }
 
 
@@ -28,17 +32,17 @@ class AccountCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         jobs = await self.bot.repo.recent_jobs(interaction.user.id, interaction.guild_id, limit=10)
         if not jobs:
-            await interaction.followup.send("You have no videos yet. Try `/sora prompt:…`!", ephemeral=True)
+            await interaction.followup.send(tr("jobs.none"), ephemeral=True)
             return
-        lines = ["**Your recent videos**"]
+        lines = [tr("jobs.title")]
         for job in jobs:
-            state = _STATE_WORDS.get(job.state, job.state.value)
+            state = tr(_STATE_WORDS[job.state]) if job.state in _STATE_WORDS else job.state.value
             line = f"`{job.id}` {state}"
             if job.state is JobState.RUNNING:
                 line += f" {progress_bar(job.progress, width=10)}"
             if job.result_message_id and interaction.guild_id:
-                line += (f" · [open](https://discord.com/channels/{interaction.guild_id}/{job.channel_id}/"
-                         f"{job.result_message_id})")
+                link = f"https://discord.com/channels/{interaction.guild_id}/{job.channel_id}/{job.result_message_id}"
+                line += " · " + tr("jobs.open", link=link)
             line += f" — {safe_excerpt(job.prompt, 60)}"
             lines.append(line)
         await interaction.followup.send(shorten("\n".join(lines), 2000), ephemeral=True)
@@ -48,7 +52,7 @@ class AccountCog(commands.Cog):
     async def sora_quota(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         lines = await self.bot.jobs.quota_lines(requester_from_interaction(interaction))
-        await interaction.followup.send(shorten("\n".join(["**Your Sora quota**", *lines]), 2000), ephemeral=True)
+        await interaction.followup.send(shorten("\n".join([tr("quota.title"), *lines]), 2000), ephemeral=True)
 
 
 async def setup(bot: commands.Bot) -> None:

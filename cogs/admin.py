@@ -12,20 +12,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import admin, quota, texts
+from bot import admin, i18n, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
 from bot.chart import render_report_chart_async
 from bot.engine.service import Requester
-from bot.texts import ADMIN_ONLY, shorten, usd
+from bot.i18n import tr
+from bot.texts import admin_only, shorten, usd
 from bot.texts_controls import report_chart_name
 from cogs.common import is_manager, sora_bot
 from db.repository import GuildConfig
 
 log = logging.getLogger(__name__)
 
-LIMIT_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.NUMBER_FIELDS.items()]
-LIST_CHOICES = [app_commands.Choice(name=label, value=field) for field, label in admin.LIST_FIELDS.items()]
+# Choice names are translated by bot/commands_i18n.py: the locale_str's `id` is the catalogue's message id.
+LIMIT_CHOICES = [app_commands.Choice(name=app_commands.locale_str(label, id=f"field.{field}"), value=field)
+                 for field, label in admin.NUMBER_FIELDS.items()]
+LIST_CHOICES = [app_commands.Choice(name=app_commands.locale_str(label, id=f"field.{field}"), value=field)
+                for field, label in admin.LIST_FIELDS.items()]
+LANGUAGE_CHOICES = [app_commands.Choice(name=app_commands.locale_str("server default", id="language.choice_default"),
+                                        value="default"),
+                    *(app_commands.Choice(name=name, value=code) for code, name in i18n.NAMES.items())]
 
 
 @app_commands.guild_only()
@@ -44,7 +51,7 @@ class AdminGroup(app_commands.Group):
         command = interaction.command.qualified_name if interaction.command else "sora-admin"
         log.warning("refused /%s to user %s in guild %s: not a manager", command, interaction.user.id,
                     interaction.guild_id, extra={"guild": interaction.guild_id, "user": interaction.user.id})
-        raise NotAManager(ADMIN_ONLY)
+        raise NotAManager(admin_only())
 
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(shorten(text, 2000), ephemeral=True)
@@ -58,16 +65,21 @@ class AdminGroup(app_commands.Group):
         repo, guild_id = self.bot.repo, interaction.guild_id
         config = await repo.guild_config(guild_id)
         limits = admin.guild_limits(quota.Limits.from_settings(self.bot.settings), config.limits)
-        lines = ["**Sora settings for this server**", *admin.describe_limits(limits)]
+        lines = [tr("admin.show_title"), *admin.describe_limits(limits)]
         tiers = await repo.role_tiers(guild_id)
-        lines.append("**Role tiers:** " + ("none" if not tiers else ""))
+        lines.append(tr("admin.show_tiers", tiers=tr("list.none") if not tiers else ""))
         lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
-        channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else "all channels"
-        lines.append(f"**Channels:** {channels}")
+        channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else tr("admin.all_channels")
+        lines.append(tr("admin.show_channels", channels=channels))
         default = await repo.guild_default_model(guild_id)
-        lines.append(f"**Default model:** {default or self.bot.settings.sora_default_model + ' (the bot default)'}")
+        shown = default or tr("admin.bot_default", model=self.bot.settings.sora_default_model)
+        lines.append(tr("admin.show_default_model", model=shown))
         prices = await self.bot.jobs.prices_for(guild_id)
-        lines.append("**Prices per second:** " + ", ".join(f"{k} ${v}" for k, v in sorted(prices.items())))
+        lines.append(tr("admin.show_prices", prices=", ".join(f"{k} ${v}" for k, v in sorted(prices.items()))))
+        language = await repo.guild_language(guild_id)
+        public = await self.bot.jobs.public_locale(guild_id, str(interaction.guild_locale or ""))
+        lines.append(tr("admin.show_language", language=i18n.NAMES[public])
+                     + ("" if language else " " + tr("admin.language_from_discord")))
         await self._reply(interaction, "\n".join(lines))
 
     @app_commands.command(name="limit", description="Set one limit (use 'none' for no limit)")
@@ -78,8 +90,8 @@ class AdminGroup(app_commands.Group):
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
         await self._save_limits(interaction, {limit.value: parsed}, f"{limit.value}={parsed}")
-        shown = "no limit" if parsed is None else parsed
-        await self._reply(interaction, f"✅ {limit.name}: **{shown}**.")
+        shown = tr("admin.no_limit") if parsed is None else parsed
+        await self._reply(interaction, tr("admin.limit_set", label=admin.label(limit.value), value=shown))
 
     @app_commands.command(name="allow", description="Which models, sizes or durations members may use")
     @app_commands.choices(what=LIST_CHOICES)
@@ -91,7 +103,8 @@ class AdminGroup(app_commands.Group):
             return await self._reply(interaction, str(exc))
         shown = "all" if parsed is None else ",".join(map(str, parsed))
         await self._save_limits(interaction, {what.value: parsed}, f"{what.value}={shown}")
-        await self._reply(interaction, f"✅ Allowed {what.name}: **{shown}**.")
+        await self._reply(interaction, tr("admin.allowed_set", label=admin.label(what.value),
+                                          value=tr("admin.all") if parsed is None else shown))
 
     @allow.autocomplete("values")
     async def allow_values(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -156,16 +169,17 @@ class AdminGroup(app_commands.Group):
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
         await self.bot.repo.set_role_tier(interaction.guild_id, role.id, data or None, by=interaction.user.id)
-        await self._reply(interaction, f"✅ Tier for {role.mention}: {admin.describe_tier(data)}.")
+        await self._reply(interaction, tr("admin.tier_set", role=role.mention, tier=admin.describe_tier(data)))
 
     @app_commands.command(name="channels", description="Limit the bot to some channels, or answer everywhere")
-    @app_commands.choices(action=[app_commands.Choice(name=n, value=n) for n in ("add", "remove", "everywhere")])
+    @app_commands.choices(action=[app_commands.Choice(name=app_commands.locale_str(n, id=f"choice.channels.{n}"),
+                                                      value=n) for n in ("add", "remove", "everywhere")])
     async def channels(self, interaction: discord.Interaction, action: app_commands.Choice[str],
                        channel: discord.TextChannel | None = None) -> None:
         config = await self.bot.repo.guild_config(interaction.guild_id)
         current = list(config.channels or [])
         if action.value != "everywhere" and channel is None:
-            return await self._reply(interaction, "Pick a channel.")
+            return await self._reply(interaction, tr("admin.pick_channel"))
         if action.value == "add" and channel.id not in current:
             current.append(channel.id)
         elif action.value == "remove" and channel.id in current:
@@ -175,14 +189,14 @@ class AdminGroup(app_commands.Group):
         await self.bot.repo.save_guild_config(
             GuildConfig(config.guild_id, config.limits, current or None, config.prices), by=interaction.user.id,
             action="channels.set", detail=",".join(map(str, current)) or "everywhere")
-        where = ", ".join(f"<#{c}>" for c in current) if current else "every channel"
-        await self._reply(interaction, f"✅ Sora answers in {where}.")
+        where = ", ".join(f"<#{c}>" for c in current) if current else tr("admin.every_channel")
+        await self._reply(interaction, tr("admin.channels_set", where=where))
 
     @app_commands.command(name="price", description="Set the USD price per second for a model (or model@size)")
     async def price(self, interaction: discord.Interaction, key: str, usd_per_second: str) -> None:
         model = key.split("@", 1)[0]
         if model not in self.bot.catalog.current().ids:
-            return await self._reply(interaction, f"`{model}` isn't a model this bot offers.")
+            return await self._reply(interaction, tr("admin.price_unknown_model", model=texts.safe_user_text(model)))
         try:
             value = admin.parse_number("guild_usd_per_month", usd_per_second)
         except AdminInputError as exc:
@@ -196,7 +210,8 @@ class AdminGroup(app_commands.Group):
         await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, config.limits, config.channels,
                                                           prices or None),
                                               by=interaction.user.id, action="price.set", detail=f"{key}={value}")
-        await self._reply(interaction, f"✅ Price for {key}: **{'default' if value is None else '$' + value}** / s.")
+        shown = tr("admin.price_default") if value is None else "$" + value
+        await self._reply(interaction, tr("admin.price_set", key=key, price=shown))
 
     @app_commands.command(name="report", description="This month's usage: totals, spend estimate, top members")
     async def report(self, interaction: discord.Interaction) -> None:
@@ -206,8 +221,8 @@ class AdminGroup(app_commands.Group):
         videos = sum(r[1] for r in rows)
         seconds = sum(r[2] for r in rows)
         spend = sum(r[3] for r in rows)
-        lines = [f"**Usage this month:** {_videos(videos)} · {seconds:g} s · about {usd(spend)}"]
-        lines += [f"{i}. <@{user}> — {_videos(n)}, {secs:g} s, {usd(cost)}"
+        lines = [tr("admin.report_head", videos=_videos(videos), seconds=f"{seconds:g}", cost=usd(spend))]
+        lines += [tr("admin.report_line", rank=i, user=user, videos=_videos(n), seconds=f"{secs:g}", cost=usd(cost))
                   for i, (user, n, secs, cost) in enumerate(rows, start=1)]
         await interaction.response.defer(ephemeral=True, thinking=True)  # the chart takes a moment
         chart = await report_chart(self.bot, interaction.guild, now, since, rows)
@@ -216,19 +231,29 @@ class AdminGroup(app_commands.Group):
     @app_commands.command(name="block", description="Stop a member from making videos here")
     async def block(self, interaction: discord.Interaction, member: discord.Member, reason: str = "") -> None:
         await self.bot.repo.set_blocked(interaction.guild_id, member.id, True, by=interaction.user.id, reason=reason)
-        await self._reply(interaction, f"✅ {member.mention} can no longer make videos here.")
+        await self._reply(interaction, tr("admin.blocked", member=member.mention))
 
     @app_commands.command(name="unblock", description="Let a blocked member make videos again")
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
         await self.bot.repo.set_blocked(interaction.guild_id, member.id, False, by=interaction.user.id)
-        await self._reply(interaction, f"✅ {member.mention} can make videos again.")
+        await self._reply(interaction, tr("admin.unblocked", member=member.mention))
 
     @app_commands.command(name="log", description="Recent changes to these settings, and who made them")
     async def log(self, interaction: discord.Interaction) -> None:
         rows = await self.bot.repo.admin_log(interaction.guild_id, limit=15)
-        lines = ["**Recent changes**"] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
+        lines = [tr("admin.log_title")] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
                                           for r in rows]
-        await self._reply(interaction, "\n".join(lines) if rows else "No changes yet.")
+        await self._reply(interaction, "\n".join(lines) if rows else tr("admin.log_empty"))
+
+    @app_commands.command(name="language", description="The language of this server's public messages")
+    @app_commands.describe(language="A language, or 'server default' for the server's Discord language")
+    @app_commands.choices(language=LANGUAGE_CHOICES)
+    async def language(self, interaction: discord.Interaction, language: app_commands.Choice[str]) -> None:
+        chosen = None if language.value == "default" else i18n.normalize(language.value)
+        await self.bot.repo.set_guild_language(interaction.guild_id, chosen, by=interaction.user.id)
+        public = await self.bot.jobs.public_locale(interaction.guild_id, str(interaction.guild_locale or ""))
+        await self._reply(interaction, tr("admin.language_set", language=i18n.NAMES[public])
+                          + ("" if chosen else " " + tr("admin.language_from_discord")))
 
 
 def _with_name(value: str, names: dict[str, str]) -> str:
@@ -259,7 +284,7 @@ async def report_chart(bot, guild: discord.Guild | None, now: datetime, since: f
 
 
 def _videos(count: int) -> str:
-    return f"{count} video" if count == 1 else f"{count} videos"
+    return i18n.ntr("admin.videos", "admin.videos_plural", count)
 
 
 class AdminCog(commands.Cog):

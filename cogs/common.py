@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot import i18n
 from bot.engine.service import Requester
 
 if TYPE_CHECKING:
@@ -23,20 +24,34 @@ def is_manager(member: discord.abc.User, owner_ids: list[int]) -> bool:
     return bool(perms and (perms.manage_guild or perms.administrator))
 
 
-def requester_of(bot: SoraBot, user: discord.abc.User, channel_id: int, guild_id: int | None) -> Requester:
+def speak_to(interaction: discord.Interaction) -> str:
+    """Private answers to this interaction speak the member's client language (`interaction.locale`):
+    set as the context's locale for the rest of its handling (each interaction runs in its own task)."""
+    return i18n.set_current(interaction.locale)
+
+
+def guild_locale_of(guild: discord.Guild | None) -> str | None:
+    return str(guild.preferred_locale) if guild is not None else None
+
+
+def requester_of(bot: SoraBot, user: discord.abc.User, channel_id: int, guild_id: int | None,
+                 guild_locale: str | None = None) -> Requester:
     roles = tuple(r.id for r in getattr(user, "roles", []) if not r.is_default())
     return Requester(guild_id=guild_id, channel_id=channel_id, user_id=user.id, role_ids=roles,
-                     bypass=is_manager(user, bot.settings.bot_owner_ids))
+                     bypass=is_manager(user, bot.settings.bot_owner_ids), guild_locale=guild_locale)
 
 
 def requester_from_interaction(interaction: discord.Interaction) -> Requester:
     bot = sora_bot(interaction.client)
     bot.publisher.remember_upload_limit(interaction.guild_id, getattr(interaction, "attachment_size_limit", None))
-    return requester_of(bot, interaction.user, interaction.channel_id or 0, interaction.guild_id)
+    guild_locale = interaction.guild_locale or (interaction.guild.preferred_locale if interaction.guild else None)
+    return requester_of(bot, interaction.user, interaction.channel_id or 0, interaction.guild_id,
+                        str(guild_locale) if guild_locale else None)
 
 
-NEEDED = {"send_messages": "Send Messages", "attach_files": "Attach Files", "read_message_history":
-          "Read Message History", "view_channel": "View Channel"}
+# permission attribute → the message id of its name as Discord's client shows it
+NEEDED = {"send_messages": "perm.send_messages", "attach_files": "perm.attach_files",
+          "read_message_history": "perm.read_message_history", "view_channel": "perm.view_channel"}
 
 
 def missing_permissions_text(interaction: discord.Interaction) -> str | None:
@@ -46,8 +61,7 @@ def missing_permissions_text(interaction: discord.Interaction) -> str | None:
 
 def missing_permissions_words(perms: discord.Permissions) -> str | None:
     """The same words for the bot's permissions in a channel (e.g. `channel.permissions_for(me)`)."""
-    missing = [label for name, label in NEEDED.items() if not getattr(perms, name, False)]
+    missing = [i18n.tr(label) for name, label in NEEDED.items() if not getattr(perms, name, False)]
     if not missing:
         return None
-    return ("I can't post videos in this channel: I'm missing the **" + "**, **".join(missing)
-            + "** permission. Ask a server admin to allow it, or use another channel.")
+    return i18n.tr("perm.missing", names="**, **".join(missing))

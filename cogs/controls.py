@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot import texts_controls as words
 from bot.engine.controls import again, cancel_job
 from bot.engine.jobs import CANCELLABLE
-from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot
+from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot, speak_to
 from cogs.views import MAX_JOB_ID_DIGITS
 from db.repository import Job
 
@@ -33,13 +33,14 @@ def status_view(job: Job) -> discord.ui.View | None:
     if job.state not in CANCELLABLE:
         return None
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(job.id))
+    view.add_item(CancelButton(job.id, locale=job.locale))
     return view
 
 
 class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:cancel:(?P<job_id>\d{1,18})"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label=words.CANCEL_LABEL, style=discord.ButtonStyle.danger, emoji="🛑",
+    def __init__(self, job_id: int, *, locale: str | None = None) -> None:
+        super().__init__(discord.ui.Button(label=words.cancel_label(locale), style=discord.ButtonStyle.danger,
+                                           emoji="🛑",
                                            custom_id=f"{CANCEL_PREFIX}{job_id}"))
         self.job_id = job_id
 
@@ -49,6 +50,7 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:ca
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        speak_to(interaction)  # a component interaction skips the tree's check: answer in the member's language
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = sora_bot(interaction.client)
         result = await cancel_job(bot.jobs, requester_from_interaction(interaction), self.job_id)
@@ -56,8 +58,9 @@ class CancelButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:ca
 
 
 class AgainButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:again:(?P<job_id>\d{1,18})"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label=words.AGAIN_LABEL, style=discord.ButtonStyle.secondary, emoji="🔁",
+    def __init__(self, job_id: int, *, locale: str | None = None) -> None:
+        super().__init__(discord.ui.Button(label=words.again_label(locale), style=discord.ButtonStyle.secondary,
+                                           emoji="🔁",
                                            custom_id=f"{AGAIN_PREFIX}{job_id}"))
         self.job_id = job_id
 
@@ -67,6 +70,7 @@ class AgainButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:aga
         return cls(int(match["job_id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        speak_to(interaction)  # a component interaction skips the tree's check: answer in the member's language
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = sora_bot(interaction.client)
         missing = missing_permissions_text(interaction)
@@ -93,7 +97,7 @@ async def send_outcome(interaction: discord.Interaction, outcome) -> None:
 
 def result_items(job: Job) -> list[discord.ui.Item]:
     """The buttons a result carries beside `Remix`."""
-    return [AgainButton(job.id)]
+    return [AgainButton(job.id, locale=job.locale)]
 
 
 async def setup(bot: commands.Bot) -> None:

@@ -13,8 +13,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import tr
 from bot.sora.errors import SoraError
-from bot.texts import error_id_text
+from bot.texts import error_id_text, safe_user_text
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +24,19 @@ def describe(error: app_commands.AppCommandError) -> str | None:
     """Words for failures a member can cause or understand; None for a bug."""
     original = getattr(error, "original", error)
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "Sora videos can only be made in a server channel."
+        return tr("error.no_private_message")
     if isinstance(error, app_commands.MissingPermissions):
-        return "You need the **Manage Server** permission for that."
+        return tr("error.missing_permissions")
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} s."
+        return tr("error.cooldown", seconds=f"{error.retry_after:.0f}")
     if isinstance(error, app_commands.TransformerError):
-        return f"That value isn't valid: {error.value!r}."
+        return tr("error.bad_value", value=safe_user_text(repr(error.value)))
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) if getattr(error, "member_facing", False) else "You can't use this command here."
+        return str(error) if getattr(error, "member_facing", False) else tr("error.check_failed")
     if isinstance(original, SoraError):
         return original.user_message
     if isinstance(original, discord.Forbidden):
-        return "I don't have permission to do that in this channel. Ask a server admin to check my permissions."
+        return tr("error.forbidden")
     return None
 
 

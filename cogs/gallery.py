@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import texts_controls as words
-from cogs.common import is_manager, sora_bot
+from cogs.common import is_manager, sora_bot, speak_to
 
 PAGE_SIZE = 10
 MAX_PAGE = 10_000
@@ -38,8 +38,8 @@ async def gallery_answer(bot, guild_id: int, viewer: int, member: int, page: int
     if pages == 1:
         return text, None
     view = discord.ui.View(timeout=None)
-    view.add_item(GalleryButton(viewer, member, page - 1, label=words.GALLERY_PREVIOUS, disabled=page <= 1))
-    view.add_item(GalleryButton(viewer, member, page + 1, label=words.GALLERY_NEXT, disabled=page >= pages))
+    view.add_item(GalleryButton(viewer, member, page - 1, label=words.gallery_previous(), disabled=page <= 1))
+    view.add_item(GalleryButton(viewer, member, page + 1, label=words.gallery_next(), disabled=page >= pages))
     return text, view
 
 
@@ -56,6 +56,7 @@ class GalleryButton(discord.ui.DynamicItem[discord.ui.Button],
         return cls(int(match["viewer"]), int(match["member"]), int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        speak_to(interaction)  # a component interaction skips the tree's check: answer in the member's language
         if interaction.user.id != self.viewer or interaction.guild_id is None:
             await interaction.response.send_message(words.gallery_not_yours(), ephemeral=True)
             return

@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.catalog import choices
 from bot.catalog.service import Catalog
+from bot.i18n import tr
 from bot.sora import shapes
 from bot.texts import size_label
 from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot
@@ -60,8 +61,8 @@ class GenerateCog(commands.Cog):
         if image is not None:
             if image.size > self.bot.settings.sora_max_image_bytes:
                 limit_mb = self.bot.settings.sora_max_image_bytes / 1_000_000
-                await interaction.followup.send(
-                    f"That image is {image.size / 1_000_000:.1f} MB; the limit is {limit_mb:.0f} MB.", ephemeral=True)
+                await interaction.followup.send(tr("generate.image_too_big", size=f"{image.size / 1_000_000:.1f}",
+                                                   limit=f"{limit_mb:.0f}"), ephemeral=True)
                 return
             data = await image.read()
         outcome = await self.bot.jobs.request_video(who, prompt=prompt, model=model or None, size=size or None,
@@ -89,7 +90,7 @@ class GenerateCog(commands.Cog):
         offer = await self._offer(interaction)
         if offer is None:
             return []
-        pairs = [(f"{s} seconds", s) for s in offer[2]]
+        pairs = [(tr("generate.seconds_choice", n=s), s) for s in offer[2]]
         return [app_commands.Choice(name=label, value=int(value))  # type: ignore[arg-type]
                 for label, value in choices.filter_choices(pairs, str(current or ""))]
 
@@ -104,7 +105,8 @@ def fixed_choices(catalog: Catalog) -> dict[str, list[app_commands.Choice]]:
     found = {
         "model": [app_commands.Choice(name=m.name, value=m.id) for m in catalog.models],
         "size": [app_commands.Choice(name=size_label(s), value=s) for s in catalog.offered("allowed_sizes")],
-        "seconds": [app_commands.Choice(name=f"{s} seconds", value=s) for s in catalog.offered("allowed_seconds")],
+        "seconds": [app_commands.Choice(name=app_commands.locale_str(f"{s} seconds", id="generate.seconds_choice", n=s),
+                                        value=s) for s in catalog.offered("allowed_seconds")],
     }
     return {name: values for name, values in found.items() if 0 < len(values) <= choices.MAX_CHOICES}
 

@@ -103,7 +103,7 @@ class DiscordPublisher:
             reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
                                                  fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
-        view.add_item(RemixButton(job.id))
+        view.add_item(RemixButton(job.id, locale=job.locale))
         for item in result_items(job):  # Again (and Extend where the provider continues videos)
             view.add_item(item)
         try:

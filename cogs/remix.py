@@ -12,8 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.texts import remix_refused, reply_without_text_hint, safe_excerpt
 from cogs.common import (
+    guild_locale_of,
     missing_permissions_text,
     missing_permissions_words,
     requester_from_interaction,
@@ -24,7 +26,6 @@ from cogs.views import MAX_JOB_ID_DIGITS, REMIX_PREFIX, RemixModal
 
 log = logging.getLogger(__name__)
 
-_NOT_A_RESULT = "That message isn't a finished Sora video, so there's nothing to remix."
 
 
 def job_id_from_message(message: discord.Message) -> int | None:
@@ -71,7 +72,8 @@ def can_view_parent(interaction: discord.Interaction, parent) -> bool:
 class RemixCog(commands.Cog):
     def __init__(self, bot: commands.Bot) -> None:
         self.bot = sora_bot(bot)
-        self.menu = app_commands.ContextMenu(name="Remix with Sora", callback=self.remix_menu)
+        self.menu = app_commands.ContextMenu(name=app_commands.locale_str("Remix with Sora", id="menu.remix.name"),
+                                             callback=self.remix_menu)
         self.menu = app_commands.guild_only()(self.menu)  # result messages live in servers only
         self.bot.tree.add_command(self.menu)
 
@@ -81,7 +83,7 @@ class RemixCog(commands.Cog):
     async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         job_id = job_id_from_message(message)
         if job_id is None or message.author.id != interaction.client.user.id:
-            await interaction.response.send_message(_NOT_A_RESULT, ephemeral=True)
+            await interaction.response.send_message(i18n.tr("remix.not_a_result"), ephemeral=True)
             return
         await interaction.response.send_modal(RemixModal(job_id, reply_to=message.id))
 
@@ -95,7 +97,7 @@ class RemixCog(commands.Cog):
                                                     ephemeral=True)
             return
         if match is None:
-            await interaction.response.send_message("Pick a video from the list.", ephemeral=True)
+            await interaction.response.send_message(i18n.tr("remix.pick_from_list"), ephemeral=True)
             return
         await remix_from_interaction(interaction, int(match.group()), prompt)
 
@@ -122,6 +124,9 @@ class RemixCog(commands.Cog):
             parent = await self.bot.repo.get_job(job_id)
             if parent is None:
                 return
+        # The replies below are public (in the channel): the server's language, not the member's.
+        guild_locale = guild_locale_of(message.guild)
+        i18n.set_current(await self.bot.jobs.public_locale(message.guild.id if message.guild else None, guild_locale))
         me = self.bot.user
         text = message.content
         if me is not None:
@@ -137,7 +142,8 @@ class RemixCog(commands.Cog):
             with contextlib.suppress(discord.HTTPException):
                 await message.reply(missing, allowed_mentions=quiet, delete_after=60)
             return
-        who = requester_of(self.bot, message.author, message.channel.id, message.guild.id if message.guild else None)
+        who = requester_of(self.bot, message.author, message.channel.id, message.guild.id if message.guild else None,
+                           guild_locale)
         outcome = await self.bot.jobs.request_remix(
             who, parent, text, reply_to_message_id=parent.result_message_id or message.reference.message_id)
         if outcome.accepted:

@@ -11,6 +11,8 @@ import secrets
 
 import discord
 
+from bot.i18n import tr
+
 REMIX_PREFIX = "sora:remix:"
 MODAL_TIMEOUT = 15 * 60.0  # an abandoned modal is dropped (Discord's interaction token lives 15 minutes)
 MAX_JOB_ID_DIGITS = 18  # SQLite's INTEGER holds 19 digits; our ids never come near
@@ -21,20 +23,24 @@ def remix_custom_id(job_id: int) -> str:
 
 
 class RemixModal(discord.ui.Modal):
-    change: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
-        label="What should change?", placeholder="make it night, add snow…", style=discord.TextStyle.paragraph,
-        max_length=1000)
+    """Opened for one member: its words are in the context's language (the member's, see cogs/common.py)."""
 
     def __init__(self, job_id: int, *, reply_to: int | None = None) -> None:
         # unique per opening: discord.py keys open modals by custom id, and two members may remix one video
-        super().__init__(title="Remix with Sora", custom_id=f"sora:remix-modal:{job_id}:{secrets.token_hex(4)}",
+        super().__init__(title=tr("remix.modal_title"), custom_id=f"sora:remix-modal:{job_id}:{secrets.token_hex(4)}",
                          timeout=MODAL_TIMEOUT)
+        self.change: discord.ui.TextInput[RemixModal] = discord.ui.TextInput(
+            label=tr("remix.modal_label"), placeholder=tr("remix.modal_placeholder"),
+            style=discord.TextStyle.paragraph, max_length=1000)
+        self.add_item(self.change)
         self.job_id = job_id
         self.reply_to = reply_to  # the result message the remix will answer, as the member saw it
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        from cogs.common import speak_to
         from cogs.remix import remix_from_interaction
 
+        speak_to(interaction)
         await remix_from_interaction(interaction, self.job_id, self.change.value, reply_to=self.reply_to)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
@@ -44,8 +50,10 @@ class RemixModal(discord.ui.Modal):
 
 
 class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:remix:(?P<job_id>\d{1,18})"):
-    def __init__(self, job_id: int) -> None:
-        super().__init__(discord.ui.Button(label="Remix", style=discord.ButtonStyle.secondary, emoji="🎛️",
+    def __init__(self, job_id: int, *, locale: str | None = None) -> None:
+        """`locale`: of the result message it sits under (the server's language)."""
+        super().__init__(discord.ui.Button(label=tr("remix.button", locale), style=discord.ButtonStyle.secondary,
+                                           emoji="🎛️",
                                            custom_id=remix_custom_id(job_id)))
         self.job_id = job_id
 
@@ -56,5 +64,8 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:rem
 
     async def callback(self, interaction: discord.Interaction) -> None:
         # A modal must be the first answer, at once (3 s rule).
+        from cogs.common import speak_to
+
+        speak_to(interaction)
         message_id = interaction.message.id if interaction.message else None
         await interaction.response.send_modal(RemixModal(self.job_id, reply_to=message_id))

@@ -49,6 +49,7 @@ class Job:
     progress_published_at: float | None
     progress_text: str | None
     provider_cost_usd: float | None = None  # the provider's real charge, when it reports one
+    locale: str | None = None  # the language of its public messages (the server's, at request time)
     claimed_by: str | None = None  # the process holding the lease
 
     def log_extra(self, **more: object) -> dict[str, object]:
@@ -78,6 +79,7 @@ class NewJob:
     image_path: str | None = None
     reply_to_message_id: int | None = None
     user_cap: int | None = None  # concurrent upstream jobs this member may have (None: no cap)
+    locale: str | None = None  # the language of its public messages (bot/i18n.py catalogue name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from bot.engine.jobs import (
 from db.backend import Database, Row, SqliteDatabase
 from db.catalog import CatalogQueries
 from db.controls import ControlsQueries
+from db.languages import LanguageQueries
 from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
 
 __all__ = ["GuildConfig", "Job", "LedgerEntry", "NewJob", "Repository", "SubmissionPause", "UsageRows"]
@@ -77,7 +78,7 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-class Repository(CatalogQueries, ControlsQueries):
+class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
     def __init__(self, db: Database | aiosqlite.Connection, *, clock: Callable[[], float] = time.time,
                  owner: str = "") -> None:
         self.db: Database = SqliteDatabase(db) if isinstance(db, aiosqlite.Connection) else db
@@ -141,11 +142,11 @@ class Repository(CatalogQueries, ControlsQueries):
             rows = await tx.fetchall(
                 """INSERT INTO jobs (guild_id, channel_id, user_id, kind, prompt, model, size, seconds,
                        parent_job_id, image_path, provider, idempotency_key, state, created_at, updated_at,
-                       next_poll_at, reply_to_message_id, user_cap)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
+                       next_poll_at, reply_to_message_id, user_cap, locale)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING *""",
                 (new.guild_id, new.channel_id, new.user_id, new.kind, new.prompt, new.model, new.size,
                  new.seconds, new.parent_job_id, new.image_path, new.provider, new.idempotency_key,
-                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap),
+                 JobState.REQUESTED.value, now, now, now, new.reply_to_message_id, new.user_cap, new.locale),
             )
             job = Job.from_row(rows[0])
             await tx.execute(

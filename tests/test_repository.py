@@ -311,7 +311,7 @@ async def test_a_lease_is_extended_only_by_its_holder(repo):
 
 
 async def test_the_report_counts_what_an_undelivered_render_cost(repo):
-    kept, _ = await create(repo, new_job(user=1, prompt="kept"), seconds=4, usd=0.4)
+    await create(repo, new_job(user=1, prompt="kept"), seconds=4, usd=0.4)
     lost, _ = await create(repo, new_job(user=2, prompt="lost"), seconds=8, usd=0.8)
     await repo.update(lost.id, state=JobState.DELIVERING)
     await repo.end_job(lost.id, JobState.DELIVERING, JobState.FAILED, code="undeliverable", message="m", charged=True)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from bot import pricing
 from bot.catalog.capabilities import ModelCapabilities
+from bot.i18n import tr
 from bot.quota import Limits
 
 MAX_CHOICES = 25  # Discord's cap on autocomplete choices
@@ -87,7 +88,7 @@ def merge_prices(settings_table: Mapping[str, str], catalog_table: Mapping[str, 
 
 def _usd_hint(amount: Decimal) -> str:
     text = f"{amount:.2f}" if amount >= Decimal("0.01") or amount == 0 else f"{amount.normalize():f}"
-    return f"~${text}/s"
+    return tr("choices.usd_per_second", price=text)
 
 
 def model_label(caps: ModelCapabilities, per_second: Decimal | None) -> str:

@@ -14,6 +14,7 @@ from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
 from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
+from bot.i18n import DEFAULT as DEFAULT_LOCALE
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
 from db.repository import Job, Repository
@@ -108,4 +109,5 @@ class EngineContext:
 def job_view(job: Job) -> JobView:
     """The plain facts messages mention, from our record."""
     return JobView(job_id=str(job.id), user_id=job.user_id, prompt=job.prompt, model=job.model, size=job.size,
-                   seconds=job.seconds, remix_of=str(job.parent_job_id) if job.parent_job_id else None)
+                   seconds=job.seconds, remix_of=str(job.parent_job_id) if job.parent_job_id else None,
+                   locale=job.locale or DEFAULT_LOCALE)

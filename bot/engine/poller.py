@@ -15,12 +15,14 @@ import asyncio
 import logging
 from collections import Counter
 
+from bot import i18n
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay
+from bot.i18n import tr
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
@@ -368,7 +370,8 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
     await ctx.bucket.acquire()
     outcome = "error"
     try:
-        video = await ctx.provider.retrieve(job.provider_id)
+        with i18n.use(job.locale):  # a failure's words are built while the answer is read
+            video = await ctx.provider.retrieve(job.provider_id)
         outcome = "ok"
     except (errors.RateLimited, errors.ProviderUnavailable) as exc:
         outcome = "busy"
@@ -383,7 +386,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
         outcome = "gone"
         await submit.fail(ctx, job, job.state, code="not_found",
                           text=failure_text(job_view(job), FailureKind.FAILED,
-                                            detail="The video service no longer knows this job."))
+                                            detail=tr("failure.job_unknown_upstream", job.locale)))
         return
     finally:
         if ctx.metrics is not None:

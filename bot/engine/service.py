@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import admin, pricing, quota, texts
+from bot import admin, i18n, pricing, quota, texts
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
@@ -44,6 +44,7 @@ class Requester:
     user_id: int
     role_ids: tuple[int, ...] = ()
     bypass: bool = False  # Manage Server, or a configured bot owner
+    guild_locale: str | None = None  # the server's Discord preferred locale (public messages speak it)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,12 @@ class JobService:
                                   prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
 
+    async def public_locale(self, guild_id: int | None, guild_locale: str | None = None) -> str:
+        """The language of a server's public messages: /sora-admin language's choice, else the server's
+        Discord preferred locale (when we have a catalogue for it), else English."""
+        chosen = await self.ctx.repo.guild_language(guild_id) if guild_id is not None else None
+        return i18n.normalize(chosen or guild_locale)
+
     # --- requests ------------------------------------------------------------------------------------
     async def request_video(self, who: Requester, *, prompt: str, model: str | None = None,
                             size: str | None = None, seconds: int | None = None, image: bytes | None = None,
@@ -259,11 +266,11 @@ class JobService:
         if who.guild_id is None:
             return None
         if await self.ctx.repo.is_blocked(who.guild_id, who.user_id):
-            return "You can't make videos in this server. Ask a server admin if you think this is a mistake."
+            return i18n.tr("gate.blocked")
         config = await self.ctx.repo.guild_config(who.guild_id)
         if config.channels and who.channel_id not in config.channels and not who.bypass:
             where = ", ".join(f"<#{c}>" for c in config.channels[:10])
-            return f"Videos can't be made in this channel. Try {where}."
+            return i18n.tr("gate.channel", where=where)
         return None
 
     async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
@@ -289,7 +296,8 @@ class JobService:
 
     async def _create(self, who: Requester, new: NewJob) -> Outcome:
         limits = await self.limits_for(who)
-        new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent)
+        new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent,
+                                  locale=await self.public_locale(who.guild_id, who.guild_locale))
         prices = await self.prices_for(who.guild_id, new.model)
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()

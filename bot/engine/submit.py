@@ -15,6 +15,7 @@ import logging
 import re
 from pathlib import Path
 
+from bot import i18n
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 # answer, say) may hide a created, paid-for video: it is reconciled, never resent.
 _REFUSALS = (errors.InvalidRequest, errors.AuthenticationFailed, errors.NotFound, errors.OperationUnsupported)
 
-_LOST_CONTACT = ("The bot lost contact with the service while submitting and could not confirm the video "
-                 "was started. It was not sent again, so nobody pays twice; please try again.")
 
 # How far before `submit_started_at` an upstream created_at may be and still be ours (clock skew).
 _SKEW = 120.0
@@ -42,7 +41,8 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     """`job` is in `submitting` (claimed by the poller's admission). Send the create or remix."""
     try:
         await ctx.bucket.acquire()
-        video = await _send(ctx, job)
+        with i18n.use(job.locale):  # a refusal's words are built while the provider answers
+            video = await _send(ctx, job)
     except errors.InsufficientCredits as exc:
         await pause_for_credit(ctx, job, exc)
         return
@@ -66,7 +66,7 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
         kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
         await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
-                   text=failure_text(job_view(job), kind, detail=exc.user_message))
+                   text=failure_text(job_view(job), kind, detail=_words(exc, job)))
         return
     except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
         log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
@@ -106,7 +106,8 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
     if job.kind == "remix":
         parent = await ctx.repo.get_job(job.parent_job_id) if job.parent_job_id else None
         if parent is None or parent.provider_id is None:
-            raise errors.NotFound("the video to remix is unknown", user_message="The video to remix is gone.")
+            raise errors.NotFound("the video to remix is unknown",
+                                  user_message=i18n.tr("failure.remix_parent_gone", job.locale))
         if getattr(ctx.provider, "continues_by_create", False):  # OpenRouter: a create that continues it
             request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds,
                                   previous_job_id=parent.provider_id)
@@ -182,7 +183,8 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
         return
     log.warning("upstream outcome could not be confirmed; not resubmitting", extra=ctx.extra(job))
     await fail(ctx, job, JobState.UNKNOWN, code="unknown_outcome",
-               text=failure_text(job_view(job), FailureKind.UNAVAILABLE, detail=_LOST_CONTACT))
+               text=failure_text(job_view(job), FailureKind.UNAVAILABLE,
+                                 detail=i18n.tr("failure.lost_contact", job.locale)))
 
 
 async def _find_in_list(ctx: EngineContext, job: Job) -> Video | None:
@@ -234,3 +236,9 @@ def upstream_failure_text(job: Job, error: VideoError | None) -> str:
     elif error is not None and error.ending == "expired":
         kind = FailureKind.UPSTREAM_EXPIRED
     return failure_text(job_view(job), kind, detail=error.message if error else None)
+
+
+def _words(exc: errors.SoraError, job: Job) -> str:
+    """The error's member-facing words in the language of the job's public messages."""
+    with i18n.use(job.locale):
+        return exc.user_message

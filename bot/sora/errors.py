@@ -6,11 +6,24 @@ No error text ever contains the API key: messages are built from the provider's 
 
 from __future__ import annotations
 
+from bot.i18n import tr
+
+
+class Words:
+    """A class's member-facing words, read from the catalogue in the reader's language when accessed
+    (`SomeError.user_message` or `exc.user_message`); an instance's own `user_message=` wins."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        return tr(self.msgid)
+
 
 class SoraError(Exception):
     """Base of every provider-layer error."""
 
-    user_message = "The video service had a problem. Please try again in a few minutes."
+    user_message: str = Words("error.provider")  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -45,39 +58,37 @@ class InvalidRequest(SoraError):
 
     Raised before anything is sent when our checks catch it."""
 
-    user_message = "That request isn't valid."
+    user_message: str = Words("error.invalid_request")  # type: ignore[assignment]
 
 
 class ContentPolicyRejected(InvalidRequest):
-    user_message = "The video service refused this prompt under its content policy."
+    user_message: str = Words("error.content_policy")  # type: ignore[assignment]
 
 
 class ContinuationUnsupported(InvalidRequest):
     """The model cannot continue (remix) a finished video; nothing was charged."""
 
-    user_message = ("This video's model can't continue or remix an existing video. "
-                    "Try a new /sora prompt instead.")
+    user_message: str = Words("error.continuation_unsupported")  # type: ignore[assignment]
 
 
 class InsufficientCredits(SoraError):
     """402: the bot's account at the provider has run out of credit. The job was not taken; it waits."""
 
-    user_message = ("This server's video credit has run out, so new videos are paused until the bot's "
-                    "owner adds more. Your request is kept and nothing was charged.")
+    user_message: str = Words("error.insufficient_credits")  # type: ignore[assignment]
 
 
 class AuthenticationFailed(SoraError):
-    user_message = "The bot's video service key was refused. Please tell a server admin."
+    user_message: str = Words("error.authentication")  # type: ignore[assignment]
 
 
 class NotFound(SoraError):
-    user_message = "The video service no longer knows this video."
+    user_message: str = Words("error.not_found")  # type: ignore[assignment]
 
 
 class RateLimited(SoraError):
     """429 after the retries were spent; `retry_after` in seconds when the provider said."""
 
-    user_message = "The video service is busy right now. Please try again in a minute."
+    user_message: str = Words("error.rate_limited")  # type: ignore[assignment]
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
         super().__init__(message, **kw)
@@ -87,7 +98,7 @@ class RateLimited(SoraError):
 class ProviderUnavailable(SoraError):
     """5xx, timeouts or connection failures after the retries were spent."""
 
-    user_message = "The video service is unavailable right now. Please try again later."
+    user_message: str = Words("error.unavailable")  # type: ignore[assignment]
 
 
 class UnknownOutcome(SoraError):
@@ -95,23 +106,23 @@ class UnknownOutcome(SoraError):
 
     The engine reconciles (list upstream videos) instead of submitting again."""
 
-    user_message = "We lost contact with the video service while submitting; checking what happened."
+    user_message: str = Words("error.unknown_outcome")  # type: ignore[assignment]
 
 
 class OperationUnsupported(SoraError):
     """The dialect has no such endpoint (list, delete, a download variant...)."""
 
-    user_message = "This video service doesn't support that."
+    user_message: str = Words("error.operation_unsupported")  # type: ignore[assignment]
 
 
 class RemixUnsupported(OperationUnsupported):
-    user_message = "This server's video service doesn't support remixing. Try a new /sora prompt instead."
+    user_message: str = Words("error.remix_unsupported")  # type: ignore[assignment]
 
 
 class DownloadExpired(SoraError):
     """The finished video can no longer be fetched (URL expired, content gone)."""
 
-    user_message = "The finished video expired at the provider before it could be fetched."
+    user_message: str = Words("error.download_expired")  # type: ignore[assignment]
 
 
 class DownloadFailed(SoraError):
@@ -119,4 +130,4 @@ class DownloadFailed(SoraError):
 
 
 class FfmpegMissing(SoraError):
-    user_message = "The bot can't make videos: ffmpeg is missing. Please tell a server admin."
+    user_message: str = Words("error.ffmpeg_missing")  # type: ignore[assignment]

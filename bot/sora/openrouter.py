@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bot.i18n import tr
 from bot.sora import openrouter_wire as wire
 from bot.sora.client import _EXPIRED_CONTENT, HttpVideoProvider
 from bot.sora.dialects import OPENROUTER, DialectProfile
@@ -163,7 +164,7 @@ class OpenRouterProvider(HttpVideoProvider):
         record = await self.model_record(slug)
         if record is None:
             raise InvalidRequest(f"openrouter does not list the model {slug!r}", code="model_unavailable",
-                                 user_message=f"The video service doesn't offer {request.model} right now.")
+                                 user_message=tr("provider.model_not_offered", model=request.model))
         body = wire.create_body(request, slug, record, callback_url=self._callback_url,
                                 continuation_models=self._continuation)
         response = await self._call("POST", self._profile.path("create"), replay_safe=False, creating=True,
@@ -196,7 +197,7 @@ class OpenRouterProvider(HttpVideoProvider):
         model = model or self._jobs.get(video_id, {}).get("model")
         if model is None:
             raise InvalidRequest(f"the model of {video_id} is not known", code="model_unknown",
-                                 user_message="The bot no longer knows which model made this video.")
+                                 user_message=tr("provider.parent_model_unknown"))
         slug = self._profile.provider_model(model)
         if slug not in self._continuation:
             raise ContinuationUnsupported(f"{slug} does not take previous_job_id", code="continuation_unsupported",

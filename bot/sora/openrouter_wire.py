@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bot.i18n import tr
 from bot.logs import scrub
 from bot.sora import shapes
 from bot.sora.dialects import OPENROUTER, DialectProfile
@@ -26,7 +27,7 @@ from bot.sora.errors import (
     SoraError,
 )
 from bot.sora.models import CreateVideo, Video, VideoError, VideoState
-from bot.sora.parse import POLICY_FAILURE, _detail, _error_fields, error_from_response, parse_video, request_id
+from bot.sora.parse import _detail, _error_fields, error_from_response, parse_video, policy_words, request_id
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def _refuse(code: str, user_message: str) -> InvalidRequest:
 def _words(values: Iterable[object]) -> str:
     items = [str(v) for v in values]
     if not items:
-        return "nothing"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+        return tr("provider.nothing")
+    return items[0] if len(items) == 1 else tr("list.or", head=", ".join(items[:-1]), last=items[-1])
 
 
 def _str_list(value: Any) -> list[str] | None:
@@ -111,8 +112,8 @@ def encode_shape(size: str, record: Mapping[str, Any]) -> dict[str, str]:
         return {"size": size}
     name = record.get("name") if isinstance(record.get("name"), str) else record.get("id")
     raise _refuse("size_unavailable",
-                  f"{name} can't make {shapes.label(size)} videos; it makes "
-                  f"{_words(shapes.label(s) for s in model_sizes(record)[:12])}.")
+                  tr("provider.size_unavailable", model=name, size=shapes.label(size),
+                     sizes=_words(shapes.label(s) for s in model_sizes(record)[:12])))
 
 
 def _data_url(data: bytes, mime: str | None) -> str:
@@ -129,8 +130,8 @@ def create_body(request: CreateVideo, slug: str, record: Mapping[str, Any], *,
     durations = _int_list(record.get("supported_durations"))
     if durations and request.seconds not in durations:
         raise _refuse("seconds_unavailable",
-                      f"{name} makes videos of {_words(f'{s} s' for s in sorted(durations))}, "
-                      f"not {request.seconds} s.")
+                      tr("provider.seconds_unavailable", model=name, seconds=request.seconds,
+                         options=_words(tr("unit.seconds", n=s) for s in sorted(durations))))
     body["duration"] = request.seconds
     body.update(encode_shape(request.size, record))
     audio = record.get("generate_audio")
@@ -145,8 +146,8 @@ def create_body(request: CreateVideo, slug: str, record: Mapping[str, Any], *,
         if data is None:
             continue
         if frame_type not in frames:
-            which = "a starting image" if frame_type == "first_frame" else "an ending image"
-            raise _refuse("image_unsupported", f"{name} can't take {which}; leave it out or choose another model.")
+            which = tr("provider.first_image") if frame_type == "first_frame" else tr("provider.last_image")
+            raise _refuse("image_unsupported", tr("provider.image_unsupported", model=name, which=which))
         frame_images.append({"type": "image_url", "image_url": {"url": _data_url(data, mime)},
                              "frame_type": frame_type})
     if frame_images:
@@ -164,10 +165,8 @@ def create_body(request: CreateVideo, slug: str, record: Mapping[str, Any], *,
 def continuation_refusal(model_name: str, *, sent: bool = False) -> str:
     """Why a continuation (remix) was refused: by our list before sending, or by the service."""
     if sent:
-        return (f"The video service says {model_name} can't continue or remix an existing video; "
-                "nothing was charged. Try a new /sora prompt instead.")
-    return (f"{model_name} can't continue or remix an existing video, so nothing was sent and nothing "
-            "was charged. Try a new /sora prompt instead.")
+        return tr("provider.continuation_refused_sent", model=model_name)
+    return tr("provider.continuation_refused", model=model_name)
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -254,7 +253,7 @@ def error_for(status: int, body: bytes, headers: Mapping[str, str] | None, *, cr
     if status == 403 and creating:
         return ContentPolicyRejected(
             message or "Forbidden",
-            user_message=POLICY_FAILURE + (f" (The service said: {message})" if message else ""), **common)
+            user_message=policy_words(message), **common)
     if status == 400 and continuing:
         return ContinuationUnsupported(message or "Bad Request",
                                        user_message=continuation_refusal(model or "this video's model", sent=True),

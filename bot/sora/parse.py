@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
+from bot.i18n import tr
 from bot.logs import scrub
 from bot.sora.dialects import DialectProfile
 from bot.sora.errors import (
@@ -36,9 +37,13 @@ _POLICY_WORDS = re.compile(
     r"moderat|content[\s_-]?polic|polic(?:y|ies)|safety|violat|guardrail|nsfw|inappropriate|prohibited",
     re.IGNORECASE)
 _MAX_DETAIL = 300
-DEFAULT_FAILURE = "The video service couldn't render this video."
-POLICY_FAILURE = ("The video service's safety system refused this request. "
-                  "Try rewording the prompt or using a different image.")
+DEFAULT_FAILURE = tr("provider.render_failed", "en")  # the English words; readers get theirs (policy_words)
+POLICY_FAILURE = tr("provider.policy", "en")
+
+
+def policy_words(said: str | None) -> str:
+    """The content-policy refusal in the context's language, with what the service said (if anything)."""
+    return tr("provider.policy", None) + (" " + tr("provider.service_said", None, said=said) if said else "")
 
 
 def is_content_policy(*texts: object) -> bool:
@@ -117,10 +122,7 @@ def video_error(raw: Any, *, secrets: Iterable[str] = ()) -> VideoError | None:
         message = _text(raw) or _text(json.dumps(raw, default=str))
     policy = is_content_policy(code, message)
     detail = _detail(scrub(message, secrets)) if message else None
-    if policy:
-        readable = POLICY_FAILURE + (f" (The service said: {detail})" if detail else "")
-    else:
-        readable = detail or DEFAULT_FAILURE
+    readable = policy_words(detail) if policy else detail or tr("provider.render_failed")
     return VideoError(code=code, message=readable, content_policy=policy)
 
 
@@ -169,7 +171,7 @@ def parse_video(data: Any, profile: DialectProfile, *, headers: Mapping[str, str
     error = video_error(_first(data, "error", "fail_reason", "failure_reason"), secrets=secrets)
     state = _state(data, profile, error, download_url)
     if state is VideoState.FAILED and error is None:
-        error = VideoError(message=DEFAULT_FAILURE)
+        error = VideoError(message=tr("provider.render_failed"))
     elif state is not VideoState.FAILED:
         error = None
     completed_at = _timestamp(_first(data, "completed_at", "finished_at"))
@@ -253,9 +255,8 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | N
     if status in (400, 413, 415, 422):
         if is_content_policy(code, message):
             return ContentPolicyRejected(
-                text, user_message=POLICY_FAILURE + (f" (The service said: {message})" if message else ""),
-                **common)
-        return InvalidRequest(text, user_message=f"The video service refused the request: {text}", **common)
+                text, user_message=policy_words(message), **common)
+        return InvalidRequest(text, user_message=tr("provider.refused_request", text=text), **common)
     if status in (401, 403):
         return AuthenticationFailed(text, **common)
     if status in (404, 410):

@@ -36,20 +36,21 @@ from typing import Any
 import httpcore
 import httpx
 
-from bot.sora.errors import DownloadFailed
+from bot.i18n import tr
+from bot.sora.errors import DownloadFailed, Words
 
 log = logging.getLogger(__name__)
 
 # host, port → the IP addresses it resolves to (injectable: tests resolve names without DNS).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
-REFUSED_WORDS = "The finished video's download address was refused for safety reasons. Please tell a server admin."
+REFUSED_WORDS = tr("error.download_refused", "en")  # the English words; readers get their own (below)
 
 
 class RefusedURL(DownloadFailed):
     """A provider-supplied URL the bot will not fetch (not https, or an internal address)."""
 
-    user_message = REFUSED_WORDS
+    user_message: str = Words("error.download_refused")  # type: ignore[assignment]
 
 
 def _port(url: httpx.URL) -> int | None:

@@ -30,6 +30,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from bot import media
+from bot.i18n import tr
 from bot.sora.errors import (
     DownloadExpired,
     DownloadFailed,
@@ -54,7 +55,7 @@ def _size(size: str) -> tuple[int, int]:
     match = _SIZE.fullmatch(size)
     if match is None or int(match[1]) % 2 or int(match[2]) % 2:
         raise InvalidRequest(f"invalid size {size!r}", status_code=400,
-                             user_message="The size must be WIDTHxHEIGHT with even numbers, like 1280x720.")
+                             user_message=tr("simulated.size"))
     return int(match[1]), int(match[2])
 
 
@@ -160,11 +161,11 @@ class SimulatedProvider:
 
     async def create(self, request: CreateVideo, *, idempotency_key: str | None = None) -> Video:
         if not request.prompt.strip():
-            raise InvalidRequest("empty prompt", status_code=400, user_message="The prompt can't be empty.")
+            raise InvalidRequest("empty prompt", status_code=400, user_message=tr("simulated.empty_prompt"))
         _size(request.size)
         if not 1 <= request.seconds <= MAX_SECONDS:
             raise InvalidRequest(f"seconds={request.seconds}", status_code=400,
-                                 user_message=f"The length must be between 1 and {MAX_SECONDS} seconds.")
+                                 user_message=tr("simulated.length", max=MAX_SECONDS))
         image = None
         if request.image is not None:
             image = (request.image, _IMAGE_EXT.get(request.image_mime or "", ".png"))
@@ -178,11 +179,11 @@ class SimulatedProvider:
     async def remix(self, video_id: str, prompt: str, *, idempotency_key: str | None = None) -> Video:
         if not prompt.strip():
             raise InvalidRequest("empty remix prompt", status_code=400,
-                                 user_message="Say what to change in the video.")
+                                 user_message=tr("simulated.empty_change"))
         parent = await self._load(video_id)
         if self._video(parent).state is not VideoState.COMPLETED:
             raise InvalidRequest(f"video {video_id} is not completed", status_code=400,
-                                 user_message="Only a finished video can be remixed.")
+                                 user_message=tr("simulated.not_finished"))
         image = None
         if parent.get("image_file"):
             image_path = self.data_dir / "images" / parent["image_file"]

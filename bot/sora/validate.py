@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.i18n import tr
 from bot.sora.errors import InvalidRequest
 from bot.sora.models import CreateVideo
 
@@ -35,7 +36,7 @@ def image_mime(data: bytes) -> str | None:
 
 def _choices(values: Sequence[object], unit: str = "") -> str:
     words = [f"{v}{unit}" for v in values]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return words[0] if len(words) == 1 else tr("list.or", head=", ".join(words[:-1]), last=words[-1])
 
 
 def _megabytes(size: int) -> str:
@@ -52,27 +53,27 @@ def validate_prompt(prompt: str, *, max_prompt_chars: int, empty_message: str) -
         raise _refuse("prompt_empty", empty_message)
     if len(text) > max_prompt_chars:
         raise _refuse("prompt_too_long",
-                      f"The prompt is {len(text):,} characters; the limit is {max_prompt_chars:,}. "
-                      "Please shorten it.")
+                      tr("validate.prompt_too_long", length=f"{len(text):,}", limit=f"{max_prompt_chars:,}"))
     return text
 
 
 def validate_remix_prompt(prompt: str, *, max_prompt_chars: int = 32000) -> str:
     """The change a member asked for, stripped; refused when blank or too long."""
     return validate_prompt(prompt, max_prompt_chars=max_prompt_chars,
-                           empty_message="Describe the change you want, e.g. \"make it night time\".")
+                           empty_message=tr("validate.remix_empty"))
 
 
 def validate_image(image: bytes, *, max_image_bytes: int) -> str:
     """The image's MIME type, read from its bytes; refused when empty, of another type, or too big."""
     if not image:
-        raise _refuse("image_empty", "The image is empty. Please attach a JPEG, PNG or WebP picture.")
+        raise _refuse("image_empty", tr("validate.image_empty"))
     mime = image_mime(image)
     if mime is None:
-        raise _refuse("image_type", "Images must be JPEG, PNG or WebP.")
+        raise _refuse("image_type", tr("validate.image_type"))
     if len(image) > max_image_bytes:
-        limit = f"{max_image_bytes / MIB:g} MB" if max_image_bytes >= MIB else f"{max_image_bytes:,} bytes"
-        raise _refuse("image_too_large", f"The image is {_megabytes(len(image))}; the limit is {limit}.")
+        limit = (f"{max_image_bytes / MIB:g} MB" if max_image_bytes >= MIB
+                 else tr("validate.bytes", n=f"{max_image_bytes:,}"))
+        raise _refuse("image_too_large", tr("validate.image_too_large", size=_megabytes(len(image)), limit=limit))
     return mime
 
 
@@ -88,19 +89,18 @@ def validate_request(
     """The request with its prompt stripped and its image type read from the bytes, or
     `InvalidRequest`. An `allowed_*` of None accepts any value."""
     prompt = validate_prompt(req.prompt, max_prompt_chars=max_prompt_chars,
-                             empty_message="Prompt is empty: describe the video you want.")
+                             empty_message=tr("validate.prompt_empty"))
     if allowed_models is not None and req.model not in allowed_models:
         raise _refuse("model_unavailable",
-                      f"{req.model} isn't available here; choose {_choices(list(allowed_models))}.")
+                      tr("validate.model", model=req.model, options=_choices(list(allowed_models))))
     if allowed_sizes is not None and req.size not in allowed_sizes:
         raise _refuse("size_unavailable",
-                      f"{req.size} isn't an available size; choose {_choices(list(allowed_sizes))}.")
+                      tr("validate.size", size=req.size, options=_choices(list(allowed_sizes))))
     if allowed_seconds is not None and req.seconds not in allowed_seconds:
         raise _refuse("seconds_unavailable",
-                      f"{req.seconds} seconds isn't available; choose {_choices(list(allowed_seconds))} "
-                      "seconds.")
+                      tr("validate.seconds", seconds=req.seconds, options=_choices(list(allowed_seconds))))
     if req.seconds <= 0:
-        raise _refuse("seconds_unavailable", "The video must be at least one second long.")
+        raise _refuse("seconds_unavailable", tr("validate.too_short"))
     mime = None if req.image is None else validate_image(req.image, max_image_bytes=max_image_bytes)
     return req.model_copy(update={"prompt": prompt, "image_mime": mime})
 

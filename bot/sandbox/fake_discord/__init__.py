@@ -43,7 +43,10 @@ Reading: `fake.messages(channel)` (visible, oldest first), `fake.message(id)`,
   StoredMessage: `content, embeds, attachments[.filename .data .size .content_type .url], file(name),
   components, custom_ids, find_component(id), mentions (user ids actually pinged), mention_roles,
   reference_id, flags, ephemeral, loading, author_id, edits, deleted, nonce`.
-  Commands as synced: `fake.synced_commands[guild_id | None]`, `fake.command(name, type=1)`.
+  Commands as synced: `fake.synced_commands[guild_id | None]`, `fake.command(name, type=1)` (with the
+  `name_localizations` / `description_localizations` the bot sent, checked like Discord does).
+Languages: `fake.user(name).locale = "zh-CN"` (the member's client: an interaction's `locale`);
+  `await fake.set_preferred_locale("zh-CN")` (the server's: GUILD_CREATE/UPDATE and `guild_locale`).
 
 Enforcement (answered like Discord, JSON `{message, code}`): first callback after
   `interaction_deadline` → 404 10062; second callback → 400 40060; webhook call after

@@ -129,11 +129,13 @@ class MemberDriver:
         record.payload = {
             "id": str(record.id), "application_id": str(world.application_id), "type": itype,
             "token": record.token, "version": 1, "attachment_size_limit": record.size_limit,
-            "guild_id": str(world.guild_id), "guild": {"id": str(world.guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(world.guild_id), "guild": {"id": str(world.guild_id), "locale": world.preferred_locale,
+                                                   "features": []},
             "channel_id": str(channel.id), "channel": {**channel.payload(), "permissions": str(perms)},
             "member": world.member_payload(user.id, channel_id=channel.id),
             "app_permissions": str(world.permissions(world.bot.id, channel.id)),
-            "locale": "en-US", "guild_locale": "en-US", "entitlements": [], "entitlement_sku_ids": [],
+            "locale": user.locale, "guild_locale": world.preferred_locale,
+            "entitlements": [], "entitlement_sku_ids": [],
             "authorizing_integration_owners": {"0": str(world.guild_id)}, "context": 0, "data": data,
         }
         if message is not None:

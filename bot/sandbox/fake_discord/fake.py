@@ -21,6 +21,7 @@ from aiohttp import web
 from bot.sandbox.fake_discord.actors import MemberDriver
 from bot.sandbox.fake_discord.gateway import GatewayHub
 from bot.sandbox.fake_discord.rest import RestRoutes
+from bot.sandbox.fake_discord.rules import DISCORD_LOCALES
 from bot.sandbox.fake_discord.server import Fault, FaultInjector, RestCall, build_app
 from bot.sandbox.fake_discord.state import (
     DEFAULT_MEMBER_PERMISSIONS,
@@ -276,6 +277,15 @@ class FakeDiscord(MemberDriver):
 
     async def deny_bot(self, channel: str | int | FakeChannel, permissions: int) -> None:
         await self.set_overwrite(channel, self.world.bot, deny=permissions)
+
+    async def set_preferred_locale(self, locale: str) -> None:
+        """The server's language (e.g. "zh-CN"): carried by GUILD_CREATE, GUILD_UPDATE (sent now) and
+        every interaction's `guild_locale`. A member's own client language is `fake.user(name).locale`."""
+        if locale not in DISCORD_LOCALES:
+            raise ValueError(f"not a Discord locale: {locale!r}")
+        self.world.preferred_locale = locale
+        guild = self.world.guild_payload(include_members=False, rest=True)
+        await self.gateway.dispatch("GUILD_UPDATE", guild, intent=Intent.GUILDS)
 
     async def set_premium_tier(self, tier: int) -> None:
         """Boost tier 0..3: the upload limit becomes 10/10/50/100 MiB (GUILD_UPDATE is sent)."""

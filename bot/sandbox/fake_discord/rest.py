@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.sandbox.fake_discord.messages import create_message, delete_message, edit_message, read_body
 from bot.sandbox.fake_discord.ratelimits import ChannelBucket
 from bot.sandbox.fake_discord.rules import (
+    DISCORD_LOCALES,
     EDIT_OTHERS_MESSAGE,
     MISSING_ACCESS,
     REPLY_WITHOUT_HISTORY,
@@ -27,6 +28,7 @@ from bot.sandbox.fake_discord.rules import (
     DiscordError,
     form_error,
     json_response,
+    localized_name_ok,
     missing_permissions,
     too_long,
     unknown,
@@ -54,6 +56,7 @@ def check_command(cmd: dict[str, Any], path: list[str | int]) -> None:
         raise form_error([*path, "name"], "APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
     if chat and not 1 <= len(cmd.get("description") or "") <= 100:
         raise form_error([*path, "description"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    check_localizations(cmd, path, names_strict=chat)
     options = cmd.get("options") or []
     if len(options) > 25:
         raise too_long([*path, "options"], 25)
@@ -70,6 +73,28 @@ def check_command(cmd: dict[str, Any], path: list[str | int]) -> None:
         seen_optional = seen_optional or not option.get("required")
         if len(option.get("choices") or []) > 25:
             raise too_long([*path, "options", index, "choices"], 25)
+        check_localizations(option, [*path, "options", index], names_strict=True)
+        for number, choice in enumerate(option.get("choices") or []):
+            check_localizations(choice, [*path, "options", index, "choices", number], names_strict=False,
+                                name_limit=100)
+
+
+def check_localizations(item: dict[str, Any], path: list[str | int], *, names_strict: bool,
+                        name_limit: int = 32) -> None:
+    """`name_localizations` / `description_localizations`: known locales only; localized names of chat
+    commands and options follow Discord's name rule, other names and descriptions 1..32 / 1..100."""
+    for key, limit in (("name_localizations", name_limit), ("description_localizations", 100)):
+        found = item.get(key) or {}
+        if not isinstance(found, dict):
+            raise form_error([*path, key], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        for locale, text in found.items():
+            if locale not in DISCORD_LOCALES:
+                raise form_error([*path, key, locale], "LOCALE_INVALID", f"Invalid locale: {locale!r}")
+            text = str(text or "")
+            bad_name = key == "name_localizations" and names_strict and not localized_name_ok(text)
+            if bad_name or not 1 <= len(text) <= limit:
+                raise form_error([*path, key, locale], "APPLICATION_COMMAND_INVALID_NAME" if bad_name
+                                 else "BASE_TYPE_BAD_LENGTH", f"Invalid localization: {text!r}")
 
 
 class RestRoutes:

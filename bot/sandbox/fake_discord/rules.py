@@ -7,6 +7,7 @@ the REST layer only has to turn it into a response. Numbers are Discord's docume
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,12 @@ from aiohttp import web
 from bot.sandbox.fake_discord.state import ROLE_MENTION, USER_MENTION
 
 CONTENT_MAX = 2000
+# The locales Discord accepts as keys of `name_localizations` / `description_localizations`.
+DISCORD_LOCALES = frozenset({
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl",
+    "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW",
+    "ko",
+})
 EMBEDS_MAX = 10
 EMBED_TOTAL_MAX = 6000
 EMBED_FIELD_LIMITS = {"title": 256, "description": 4096}
@@ -162,3 +169,17 @@ def resolve_mentions(
     if replied_author is not None and ping_reply and replied_author not in users:
         users.append(replied_author)
     return users, roles, everyone
+
+
+def localized_name_ok(name: str) -> bool:
+    """Discord's rule for a chat command's (or option's) name, localized or not:
+    `^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$`, and lowercase where the script has case."""
+    if not 1 <= len(name) <= 32 or name != name.lower():
+        return False
+    for char in name:
+        if char in "-_" or unicodedata.category(char)[0] in "LN":
+            continue
+        script = unicodedata.name(char, "").split(" ", 1)[0]
+        if script not in ("DEVANAGARI", "THAI"):
+            return False
+    return True

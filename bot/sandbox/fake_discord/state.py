@@ -87,6 +87,7 @@ class FakeUser:
     bot: bool = False
     roles: list[int] = field(default_factory=list)
     joined_at: float = field(default_factory=time.time)
+    locale: str = "en-US"  # the member's client language: an interaction's `locale`
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -258,6 +259,7 @@ class World:
     history: dict[int, list[int]] = field(default_factory=dict)  # channel id -> message ids, oldest first
     files: dict[int, StoredAttachment] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    preferred_locale: str = "en-US"  # the server's language (Server Settings → Community)
 
     @property
     def upload_limit(self) -> int:
@@ -320,7 +322,8 @@ class World:
         body = {
             "id": str(self.guild_id), "name": self.guild_name, "icon": None, "owner_id": str(self.owner_id),
             "unavailable": False, "premium_tier": self.premium_tier, "premium_subscription_count": 0,
-            "member_count": len(self.users), "large": False, "features": [], "preferred_locale": "en-US",
+            "member_count": len(self.users), "large": False, "features": [],
+            "preferred_locale": self.preferred_locale,
             "verification_level": 0, "default_message_notifications": 0, "explicit_content_filter": 0,
             "mfa_level": 0, "nsfw_level": 0, "system_channel_id": None, "afk_timeout": 300,
             "joined_at": iso(self.created_at), "emojis": [], "stickers": [], "threads": [],
