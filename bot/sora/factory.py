@@ -4,6 +4,7 @@ with the dialect profile of SORA_PROVIDER (SORA_PATHS / SORA_MODELS merged in) a
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import httpx
 
@@ -29,19 +30,23 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
                                  render_seconds=settings.simulated_render_seconds)
     api_key = settings.require_provider_key()
     assert api_key is not None and settings.sora_base_url  # a real provider has both (see Settings)
+    common: dict[str, Any] = {
+        "base_url": settings.sora_base_url, "api_key": api_key, "http": http, "retry": retry,
+        "profile": profile_for(settings.sora_provider, settings.sora_paths, settings.sora_models),
+        "timeout": settings.sora_timeout_seconds,
+        # what bounds every HTTP dialect's downloads (README "Security")
+        "trusted_origins": settings.sora_trusted_origins,
+        "download_limits": DownloadLimits(max_bytes=settings.sora_max_download_mb * MiB,
+                                          disk_reserve_bytes=settings.disk_reserve_mb * MiB,
+                                          deadline_seconds=settings.sora_download_timeout_seconds),
+    }
     if settings.sora_provider is ProviderName.OPENROUTER:
         from bot.sora.openrouter import OpenRouterProvider
 
         if callback_url is None and settings.webhooks_enabled:
             callback_url = settings.webhook_callback_url("openrouter")
-
         return OpenRouterProvider(
-            base_url=settings.sora_base_url,
-            api_key=api_key,
-            profile=profile_for(settings.sora_provider, settings.sora_paths, settings.sora_models),
-            http=http,
-            timeout=settings.sora_timeout_seconds,
-            retry=retry,
+            **common,
             # The model's own record (GET /videos/models) bounds models, sizes and lengths; the
             # SORA_ALLOWED_* lists describe the built-in Sora profile and would refuse every slug.
             limits=replace(RequestLimits.from_settings(settings), allowed_models=None, allowed_sizes=None,
@@ -50,24 +55,5 @@ def build_provider(settings: Settings, *, http: httpx.AsyncClient | None = None,
             title=settings.openrouter_title or None,
             continuation_models=settings.openrouter_continuation_models,
             callback_url=callback_url,
-            **_download_options(settings),
         )
-    return HttpVideoProvider(
-        base_url=settings.sora_base_url,
-        api_key=api_key,
-        profile=profile_for(settings.sora_provider, settings.sora_paths, settings.sora_models),
-        http=http,
-        timeout=settings.sora_timeout_seconds,
-        retry=retry,
-        limits=RequestLimits.from_settings(settings),
-        **_download_options(settings),
-    )
-
-
-def _download_options(settings: Settings) -> dict[str, object]:
-    """What bounds every HTTP dialect's downloads (README "Security"): trusted origins, byte cap,
-    disk reserve and deadline."""
-    return {"trusted_origins": settings.sora_trusted_origins,
-            "download_limits": DownloadLimits(max_bytes=settings.sora_max_download_mb * MiB,
-                                              disk_reserve_bytes=settings.disk_reserve_mb * MiB,
-                                              deadline_seconds=settings.sora_download_timeout_seconds)}
+    return HttpVideoProvider(**common, limits=RequestLimits.from_settings(settings))
