@@ -88,3 +88,12 @@ async def test_a_dead_receiver_only_makes_delivery_slower(tmp_path):
                 raise AssertionError("the receiver still answers")
             except httpx.ConnectError:
                 pass
+
+
+async def test_with_webhooks_on_an_unknown_model_is_not_polled_early(tmp_path):
+    """No progress and no history would mean early, doubling polls (8, 16, 32 s …); with the push
+    on, polls are only the stretched safety net: one status request, after the push."""
+    async with world(tmp_path, render=1.5) as (router, h, _receiver):  # ~30 s unscaled at 1/20
+        job_id = await request(h)
+        await h.wait_for(job_id, "delivered", timeout=10)
+        assert router.count("status") == 1

@@ -407,9 +407,9 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
                                          expires_at=video.expires_at.timestamp() if video.expires_at else None,
                                          attempts=0, next_poll_at=now, provider_cost_usd=video.cost_usd)
         if done is not None:
-            if video.progress is None and job.submitted_at is not None:
-                # No progress to go by: siblings polled on a schedule made before any render like
-                # theirs was known are looked at again around when this one took.
+            if video.progress is None and job.submitted_at is not None and not ctx.config.webhooks:
+                # No progress to go by (and no push to wait for): siblings polled on a schedule made
+                # before any render like theirs was known are looked at again around when this one took.
                 await ctx.repo.hasten_siblings(job, now - job.submitted_at, now)
             await deliver.download(ctx, done, video)
         return
@@ -425,7 +425,8 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
                             poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
-    if not history and video.progress is None and not video.poll_after_seconds:
+    if not history and video.progress is None and not video.poll_after_seconds \
+            and ctx.schedule.safety_net_interval is None:  # with webhooks on, the push tells
         # Nothing like it rendered yet and no progress to go by: the constants may be far off (a
         # model they don't know), so look again by twice the time so far (8, 16, 32 s …).
         delay = min(delay, max(ctx.schedule.first_poll_unknown, elapsed))

@@ -145,9 +145,10 @@ async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Jo
     first = 0.0 if state is JobState.COMPLETED else next_poll_delay(
         elapsed=0.0, expected=expected, progress=video.progress, state=video.state,
         poll_hint=video.poll_after_seconds, rng=ctx.rng, config=ctx.schedule)
-    if not history and state is not JobState.COMPLETED:
+    if not history and state is not JobState.COMPLETED and ctx.schedule.safety_net_interval is None:
         # Nothing like it rendered yet: the constants are a guess, so look early (a fast model is
-        # noticed within seconds), unless the provider asked for more time.
+        # noticed within seconds), unless the provider asked for more time. With webhooks on the
+        # push says when it is done: polls stay the stretched safety net.
         first = max(min(first, ctx.schedule.first_poll_unknown), video.poll_after_seconds or 0.0)
     return await ctx.repo.transition(job.id, old, state, provider_id=video.id, submitted_at=now,
                                      progress=video.progress, next_poll_at=now + first, claimed_until=None,
