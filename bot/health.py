@@ -49,6 +49,19 @@ async def run_checks(checks: Mapping[str, Check],
     return dict(zip(names, results, strict=True))
 
 
+async def serve_app(app: web.Application, host: str, port: int, *,
+                    shutdown_timeout: float = 60.0) -> tuple[web.AppRunner, int]:
+    """Start `app` on host:port (0: any free port); the runner to clean up, and the port it got."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])
+
+
 class HealthServer:
     """`await start()` to listen, `await stop()` to close; `port` is the bound port once started."""
 
@@ -71,16 +84,7 @@ class HealthServer:
     async def start(self) -> None:
         if self._runner is not None:
             return
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
+        self._runner, self.port = await serve_app(self._app(), self.host, self.requested_port)
         log.info("health endpoint listening on http://%s:%d (/healthz, /metrics)", self.host, self.port)
 
     async def stop(self) -> None:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
+from bot.health import serve_app
 from bot.settings import NO_WEBHOOK_PROVIDERS, Settings
 from bot.webhooks.signatures import OPENROUTER_SIGNATURE, SignatureRefused, StandardWebhooksVerifier, verify_openrouter
 from db.repository import Repository
@@ -159,16 +160,7 @@ class WebhookReceiver:
             log.warning("SORA_WEBHOOK_SECRET is not a Standard Webhooks secret (%s): /webhooks/openai refuses "
                         "every delivery (fine when only OpenRouter calls this bot)", self._openai_problem)
         await self._prune()
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.requested_port)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
+        self._runner, self.port = await serve_app(self._app(), self.host, self.requested_port, shutdown_timeout=1.0)
         log.info("webhook receiver listening on http://%s:%d (/webhooks/openai, /webhooks/openrouter)",
                  self.host, self.port)
 
