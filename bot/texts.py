@@ -302,6 +302,12 @@ def result_caption(
 _FAILURE_IDS = {kind: f"failure.{kind.value}" for kind in FailureKind}
 
 
+def _then(sentence: str) -> str:
+    """`sentence` ready for the next words: a space after Latin punctuation, none after the
+    full-width marks Chinese ends its sentences and labels with (。：！？)."""
+    return sentence if sentence.endswith(("。", "：", "！", "？")) else sentence + " "
+
+
 def failure_text(
     job: JobView,
     kind: FailureKind,
@@ -314,7 +320,7 @@ def failure_text(
     """Why a job ended without a video, in plain words. `detail` is the provider's message, shown
     escaped and shortened; `refunded` says the reservation was given back to the member's quota."""
     locale = locale if locale is not None else job.locale
-    head = tr("failure.head", locale, user_id=job.user_id, job_id=job.job_id) + " "
+    head = _then(tr("failure.head", locale, user_id=job.user_id, job_id=job.job_id))
     reason = tr(_FAILURE_IDS[kind], locale)
     tail = ""
     if refunded:
@@ -323,7 +329,7 @@ def failure_text(
         tail += "\n" + error_id_text(error_id, locale=locale)
     prompt_part = "\n> " + safe_excerpt(job.prompt, 300)
     if detail and kind is not FailureKind.UNEXPECTED:
-        return _fit(head + reason + prompt_part + "\n" + tr("failure.service_said", locale) + " ", detail, tail)
+        return _fit(head + reason + prompt_part + "\n" + _then(tr("failure.service_said", locale)), detail, tail)
     return shorten(head + reason + prompt_part + tail, MAX_CONTENT)
 
 

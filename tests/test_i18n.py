@@ -168,3 +168,13 @@ def test_the_public_job_messages_speak_the_job_s_language_private_ones_the_conte
     with i18n.use("zh-CN"):
         assert "已受理" in texts.accepted_text(job("a cat"), eta_seconds=60)
         assert "Video" in texts.status_text(job("a cat", locale="en"), state="queued")
+
+
+def test_chinese_failures_put_no_latin_space_after_a_full_width_mark():
+    from bot.texts import FailureKind, JobView, failure_text
+
+    for loc, joined in (("zh_CN", "没能生成。视频服务"), ("en", "could not be made. The video service")):
+        view = JobView(job_id=42, user_id=7, prompt="p", model="m", size="1280x720", seconds=4, locale=loc)
+        text = failure_text(view, FailureKind.CANCELLED)
+        assert joined in text, text
+        assert "。 " not in text and "： " not in text
