@@ -29,13 +29,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.domain.records import Job
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.poller import Poller
 from bot.engine.service import JobService
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from db.database import open_database
-from db.repository import Job, Repository
+from db.repository import Repository
 from tests.engine_harness import RecordingPublisher, make_settings
 
 KEY = "bench-key-0123456789"

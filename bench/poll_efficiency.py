@@ -38,10 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import LagTicker, RelayProcess, bench_model, engine, machine, summary, with_render
 from bot import media
-from bot.engine.jobs import TERMINAL, JobState
+from bot.domain.jobs import TERMINAL, JobState
+from bot.domain.records import Job
 from bot.sora.client import HttpVideoProvider
 from bot.sora.models import CreateVideo, VideoState
-from db.repository import Job, Repository
+from db.repository import Repository
 from tests.engine_harness import member
 
 TARGET_REQUESTS_MEAN = 8.0

@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import LagTicker, RelayProcess, engine, machine, status_kb, summary, with_render
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 from tests.engine_harness import member
 
 TARGET_LAG_P99_MS = 100.0

@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import LagTicker, RelayProcess, machine, summary, with_render
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 from db.backend import Database
 from db.database import open_store
 from db.repository import Repository

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import KEY, LagTicker, RelayProcess, bench_model, engine, machine, summary, with_render
 from bench.poll_efficiency import BURST, REQUESTS_PER_SECOND, SECONDS, plan, watch_claims
-from bot.engine.jobs import TERMINAL, JobState
+from bot.domain.jobs import TERMINAL, JobState
 from bot.sora.factory import build_provider
 from bot.sora.models import CreateVideo
 from bot.webhooks.receiver import WebhookReceiver

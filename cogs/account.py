@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 from bot.i18n import tr
 from bot.texts import progress_bar, safe_excerpt, shorten
 from cogs.common import requester_from_interaction, sora_bot

@@ -16,12 +16,12 @@ from bot import admin, i18n, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
 from bot.chart import render_report_chart_async
+from bot.domain.records import GuildConfig
 from bot.engine.service import Requester
 from bot.i18n import tr
 from bot.texts import admin_only, shorten, usd
 from bot.texts_controls import report_chart_name
 from cogs.common import is_manager, sora_bot
-from db.repository import GuildConfig
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ import discord
 from discord.ext import commands
 
 from bot import texts_controls as words
+from bot.domain.jobs import CANCELLABLE
+from bot.domain.records import Job
 from bot.engine.controls import again, cancel_job
-from bot.engine.jobs import CANCELLABLE
 from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot, speak_to
 from cogs.views import MAX_JOB_ID_DIGITS
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

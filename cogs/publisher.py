@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.domain.records import Job
 from bot.engine.outbox import BucketState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
 from cogs.controls import result_items, status_view
 from cogs.ratelimits import RateLimits
 from cogs.views import RemixButton, remix_custom_id
-from db.repository import Job
 
 if TYPE_CHECKING:
     from discord.ext import commands

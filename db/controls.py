@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from bot.engine.jobs import JobState
-from db.records import Job
+from bot.domain.jobs import JobState
+from bot.domain.records import Job
 
 
 class ControlsQueries:

@@ -28,22 +28,21 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.engine.jobs import (
+from bot.domain.jobs import (
     ACTIVE,
     POLLED,
     REMIXABLE,
     UPSTREAM_ACTIVE,
-    IllegalTransition,
     JobState,
-    can_transition,
+    check_transition,
 )
+from bot.domain.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
 from db.backend import Database, Row, SqliteDatabase
 from db.catalog import CatalogQueries
 from db.controls import ControlsQueries
 from db.languages import LanguageQueries
-from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
 
-__all__ = ["GuildConfig", "Job", "LedgerEntry", "NewJob", "Repository", "SubmissionPause", "UsageRows"]
+__all__ = ["Repository"]
 
 T = TypeVar("T")
 
@@ -348,11 +347,14 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
     async def transition(self, job_id: int, old: JobState, new: JobState, **changes: Any) -> Job | None:
         """Compare-and-set: move `job_id` from `old` to `new` with `changes`; None if it was not in
         `old` any more (someone else moved it). Illegal moves raise."""
-        if not can_transition(old, new):
-            raise IllegalTransition(job_id, old, new)
+        check_transition(job_id, old, new)
         return await self._update(job_id, {"state": new.value, **changes}, expect_state=old)
 
     async def update(self, job_id: int, **changes: Any) -> Job | None:
+        """Change columns of `job_id` other than its state (state moves go through `transition`,
+        `end_job` or `mark_delivered`, which check them against the table in bot/domain/jobs.py)."""
+        if "state" in changes:
+            raise ValueError(f"job {job_id}: update() does not move states; use transition()")
         return await self._update(job_id, changes, expect_state=None)
 
     async def _update(self, job_id: int, changes: dict[str, Any], expect_state: JobState | None) -> Job | None:
@@ -375,11 +377,13 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
         """delivering → delivered with the result message id, and the reservation settled at
         `charge` (seconds, usd; never more than reserved), in one transaction. With `billed` the usd
         is the provider's real charge and is settled as it is (above the estimate too)."""
+        old, new = JobState.DELIVERING, JobState.DELIVERED
+        check_transition(job_id, old, new)
         async with self._tx() as tx:
             rows = await tx.fetchall(
-                """UPDATE jobs SET state='delivered', result_message_id=?, delivered_at=?, next_poll_at=NULL,
-                       claimed_until=NULL, updated_at=? WHERE id=? AND state='delivering' RETURNING *""",
-                (message_id, at, at, job_id))
+                """UPDATE jobs SET state=?, result_message_id=?, delivered_at=?, next_poll_at=NULL,
+                       claimed_until=NULL, updated_at=? WHERE id=? AND state=? RETURNING *""",
+                (new.value, message_id, at, at, job_id, old.value))
             if not rows:
                 return None
             if charge is not None:
@@ -394,8 +398,9 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
                       charged: bool = False) -> Job | None:
         """`old` → failed/expired with the error, and the reservation refunded, in one transaction.
         `charged`: the video was rendered upstream, so its cost stays in the server's spend."""
-        if not can_transition(old, new):
-            raise IllegalTransition(job_id, old, new)
+        if new not in (JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED):
+            raise ValueError(f"job {job_id}: end_job() ends a job; {new.value} is not an end")
+        check_transition(job_id, old, new)
         now = self.clock()
         async with self._tx() as tx:
             rows = await tx.fetchall(

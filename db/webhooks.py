@@ -8,7 +8,7 @@ transaction: a replay finds the key and changes nothing; a crash before the comm
 
 from __future__ import annotations
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 from db.repository import Repository
 
 # Only a job waiting on the provider is woken: anything later (completed, delivering, …) has

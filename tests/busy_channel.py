@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Resources
-from bot.engine.jobs import TERMINAL, JobState
+from bot.domain.jobs import TERMINAL, JobState
 from bot.engine.service import Requester
 from bot.metrics import Metrics
 from bot.sandbox.fake_discord import FakeDiscord

@@ -9,6 +9,7 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.domain.records import Job
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.poller import Poller
 from bot.engine.ports import DeliveryRetryable
@@ -16,7 +17,7 @@ from bot.engine.service import JobService, Requester
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from db.database import open_store
-from db.repository import Job, Repository
+from db.repository import Repository
 
 
 @dataclass

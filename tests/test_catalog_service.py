@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from bot.catalog.service import BUILTIN, LIVE, STORED, CatalogService, lister_of
+from bot.domain.records import GuildConfig
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.sora.metered import MeteredProvider
 from db.database import open_database
-from db.repository import GuildConfig, Repository
+from db.repository import Repository
 from tests.catalog_doubles import Listing, ListingSimulatedProvider, snapshot_records
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot import texts_controls as words
+from bot.domain.jobs import TERMINAL, JobState, can_transition
 from bot.engine.controls import again, cancel_job
-from bot.engine.jobs import TERMINAL, JobState, can_transition
 from bot.sora.simulated import SimulatedProvider
 from bot.texts import MAX_CONTENT, JobView, discord_len, status_text
 from tests.engine_harness import Harness, make_settings, member

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 from bot.media import probe
 from bot.sora.simulated import SimulatedProvider
 from tests.engine_harness import Harness, RecordingPublisher, make_settings, member

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.records import NewJob
 from bot.engine.schedule import learned_render_seconds
 from db.database import open_database
-from db.repository import NewJob, Repository
+from db.repository import Repository
+from tests.job_paths import walk
 
 
 def test_prior_is_the_median_of_history_else_the_constants():
@@ -49,7 +51,7 @@ async def test_a_finished_render_brings_its_siblings_next_polls_forward(tmp_path
             NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="p", model=model, size=size,
                    seconds=8, provider="openrouter", idempotency_key=f"s{i}"),
             decide=lambda usage: True, allowed=bool, reserve_seconds=8, reserve_usd=0, month_start=0)
-        await repo.update(made.id, state=state, submitted_at=submitted, next_poll_at=next_poll)
+        await walk(repo, made.id, state, submitted_at=submitted, next_poll_at=next_poll)
         return made.id
 
     done = await job(0, submitted=1000.0, next_poll=1100.0)

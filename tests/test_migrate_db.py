@@ -7,12 +7,14 @@ from __future__ import annotations
 import sqlite3
 
 from bot.__main__ import main
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
+from bot.domain.records import GuildConfig, NewJob
 from bot.migrate_db import migrate_db
 from bot.settings import Settings
 from db.database import open_store
-from db.repository import GuildConfig, NewJob, Repository
+from db.repository import Repository
 from db.webhooks import WebhookLog
+from tests.job_paths import walk
 from tests.pgtools import fresh_database
 
 NOW = 1_800_000_000.0
@@ -33,14 +35,14 @@ async def _fill(url: str) -> list:
                    size="1280x720", seconds=4, provider="openai", idempotency_key=f"k{i}", user_cap=2),
             decide=lambda u: True, allowed=bool, reserve_seconds=4, reserve_usd=0.4, month_start=0)
         jobs.append(job)
-    await repo.update(jobs[0].id, state=JobState.DELIVERING, file_path="/data/videos/1.mp4", file_size=123,
+    await walk(repo, jobs[0].id, JobState.DELIVERING, file_path="/data/videos/1.mp4", file_size=123,
                       duration=4.04)
     await repo.mark_delivered(jobs[0].id, message_id=2**60 + 7, at=NOW, charge=(4.04, 0.4))
     await repo.save_guild_config(GuildConfig(10, {"user_videos_per_day": 9}, [1, 2], None), by=77,
                                  action="limits.set", detail="x")
     await repo.set_role_tier(10, 900, {"allowed_models": ["sora-2-pro"]}, by=77)
     await repo.set_blocked(10, 42, True, by=77, reason="spam")
-    await repo.update(jobs[1].id, state=JobState.QUEUED, provider_id="video_1")
+    await walk(repo, jobs[1].id, JobState.QUEUED, provider_id="video_1")
     await WebhookLog(repo).accept("openai:evt_1", source="openai", job_id=jobs[1].id, now=NOW)
     await db.close()
     path = url[len("sqlite:///"):]

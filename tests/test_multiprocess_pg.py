@@ -10,10 +10,11 @@ import asyncio
 
 import pytest
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
+from bot.domain.records import NewJob, UsageRows
 from bot.engine.shared_rate import SharedRateCap
 from db.database import open_store
-from db.repository import NewJob, Repository, UsageRows
+from db.repository import Repository
 from tests.pgtools import fresh_database
 
 NOW = 1_800_000_000.0

@@ -10,11 +10,12 @@ from pathlib import Path
 
 from multidict import CIMultiDict
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
+from bot.domain.records import NewJob
 from bot.engine.outbox import EDIT, POST, BucketState, ChannelOutbox
 from cogs.ratelimits import RateLimits
 from db.database import open_database
-from db.repository import NewJob, Repository
+from db.repository import Repository
 from tests.engine_harness import RecordingPublisher
 
 

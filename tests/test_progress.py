@@ -3,13 +3,15 @@ what it shows changed."""
 
 from __future__ import annotations
 
+from bot.domain.jobs import JobState
+from bot.domain.records import NewJob
 from bot.engine.context import EngineConfig, EngineContext
-from bot.engine.jobs import JobState
 from bot.engine.progress import publish_progress
 from bot.sora.simulated import SimulatedProvider
 from db.database import open_store
-from db.repository import NewJob, Repository
+from db.repository import Repository
 from tests.engine_harness import RecordingPublisher
+from tests.job_paths import walk
 
 
 class Clock:
@@ -34,7 +36,7 @@ async def test_edits_are_throttled_and_only_for_visible_changes(tmp_path, store_
 
     async def show(progress: int, *, after: float) -> None:
         clock.now += after
-        fresh = await repo.update(job.id, state=JobState.RUNNING, progress=progress)
+        fresh = await walk(repo, job.id, JobState.RUNNING, progress=progress)
         await publish_progress(ctx, fresh)
         # The outbox sends off the caller's path and keeps only the newest text per message; drained
         # after each update so this test sees the throttle, not how fast a backend lets the lane run.

@@ -9,9 +9,11 @@ import asyncio
 
 import pytest
 
-from bot.engine.jobs import IllegalTransition, JobState
+from bot.domain.jobs import IllegalTransition, JobState
+from bot.domain.records import GuildConfig, NewJob, UsageRows
 from db.database import latest_version, migration_state, open_database, open_store
-from db.repository import GuildConfig, NewJob, Repository, UsageRows
+from db.repository import Repository
+from tests.job_paths import walk
 
 
 class Clock:
@@ -113,6 +115,37 @@ async def test_transitions_are_compare_and_set_and_checked(repo):
         await repo.update(job.id, bogus=1)
 
 
+async def test_every_state_write_is_checked_and_an_illegal_one_changes_nothing(repo):
+    """transition, end_job, mark_delivered and update all go through the table in bot/domain/jobs.py:
+    an illegal move raises before any SQL, so neither the job row nor its ledger entry changes."""
+    job, _ = await create(repo, new_job())
+    before, ledger_before = await repo.get_job(job.id), dict(await repo.ledger_entry(job.id))
+    repo.clock.now += 60  # a write that slipped through would stamp a new updated_at
+
+    with pytest.raises(IllegalTransition):
+        await repo.transition(job.id, JobState.REQUESTED, JobState.DELIVERED)
+    with pytest.raises(IllegalTransition):
+        await repo.transition(job.id, JobState.REQUESTED, JobState.QUEUED)  # the create was never sent
+    with pytest.raises(IllegalTransition):
+        await repo.end_job(job.id, JobState.REQUESTED, JobState.EXPIRED, code="x", message="x")
+    with pytest.raises(ValueError, match="not an end"):
+        await repo.end_job(job.id, JobState.REQUESTED, JobState.SUBMITTING, code="x", message="x")
+    with pytest.raises(ValueError, match="does not move states"):
+        await repo.update(job.id, state=JobState.DELIVERED)
+    assert await repo.get_job(job.id) == before
+    assert dict(await repo.ledger_entry(job.id)) == ledger_before
+
+    ended = await repo.end_job(job.id, JobState.REQUESTED, JobState.CANCELLED, code="cancelled", message="x")
+    assert ended.state is JobState.CANCELLED
+    for state in JobState:  # an ended job never moves again, whatever the write
+        if state is not JobState.CANCELLED:
+            with pytest.raises(IllegalTransition):
+                await repo.transition(job.id, JobState.CANCELLED, state)
+    assert await repo.mark_delivered(job.id, message_id=1, at=repo.clock(), charge=None) is None  # not delivering
+    assert await repo.get_job(job.id) == ended
+    assert (await repo.ledger_entry(job.id))["status"] == "refunded"
+
+
 async def test_claim_due_leases_atomically(repo):
     ids = []
     for i in range(3):
@@ -128,7 +161,7 @@ async def test_claim_due_leases_atomically(repo):
 
 
 async def delivering(repo: Repository, job):
-    return await repo.update(job.id, state=JobState.DELIVERING)
+    return await walk(repo, job.id, JobState.DELIVERING)
 
 
 async def test_delivery_settles_and_ending_refunds_exclusively_and_once(repo):
@@ -157,7 +190,7 @@ async def test_delivery_settles_and_ending_refunds_exclusively_and_once(repo):
 
 async def test_start_up_refunds_a_reservation_left_open_on_an_ended_job(repo):
     job, _ = await create(repo, new_job(prompt="orphan"))
-    await repo.update(job.id, state=JobState.FAILED)  # as if a crash fell between the two writes
+    await walk(repo, job.id, JobState.FAILED)  # as if a crash fell between the two writes
     assert await repo.refund_ended_jobs() == 1
     assert (await repo.ledger_entry(job.id))["status"] == "refunded"
 
@@ -239,7 +272,7 @@ async def test_billed_settlement_and_a_charged_refund_use_the_real_cost(repo):
     assert entry["status"] == "settled" and entry["usd"] == pytest.approx(3.5)  # above the estimate: billed
 
     b, _ = await create(repo, new_job(prompt="rendered"), seconds=8, usd=3.2)
-    await repo.update(b.id, state=JobState.DELIVERING, provider_cost_usd=2.96)
+    await walk(repo, b.id, JobState.DELIVERING, provider_cost_usd=2.96)
     await repo.end_job(b.id, JobState.DELIVERING, JobState.FAILED, code="undeliverable", message="m", charged=True)
     entry = await repo.ledger_entry(b.id)
     assert entry["status"] == "refunded" and entry["charged_usd"] == pytest.approx(2.96)
@@ -272,8 +305,8 @@ async def test_a_finished_sibling_hastens_the_others_and_render_history_is_per_s
     a, _ = await create(repo, new_job(prompt="first"))
     b, _ = await create(repo, new_job(prompt="second"))
     now = repo.clock()
-    await repo.update(a.id, state=JobState.COMPLETED, submitted_at=now - 100, completed_at=now)
-    await repo.update(b.id, state=JobState.RUNNING, submitted_at=now - 95, next_poll_at=now + 500)
+    await walk(repo, a.id, JobState.COMPLETED, submitted_at=now - 100, completed_at=now)
+    await walk(repo, b.id, JobState.RUNNING, submitted_at=now - 95, next_poll_at=now + 500)
     assert await repo.hasten_siblings(a, 100.0, now) == 1
     assert (await repo.get_job(b.id)).next_poll_at == pytest.approx(now)
     assert await repo.recent_render_seconds("sora-2", size="1280x720", seconds=4) == pytest.approx([100.0])
@@ -300,7 +333,7 @@ async def test_the_bot_wide_ceiling_holds_across_guilds_under_concurrency(repo):
 async def test_a_lease_is_extended_only_by_its_holder(repo):
     job, _ = await create(repo, new_job(prompt="lease"))
     now = repo.clock()
-    await repo.update(job.id, state=JobState.RUNNING, next_poll_at=now)
+    await walk(repo, job.id, JobState.RUNNING, next_poll_at=now)
     [claimed] = await repo.claim_due(now, limit=1, lease=30)
     assert await repo.extend_lease(claimed.id, now + 90) is True
     assert (await repo.get_job(claimed.id)).claimed_until == pytest.approx(now + 90)
@@ -313,7 +346,7 @@ async def test_a_lease_is_extended_only_by_its_holder(repo):
 async def test_the_report_counts_what_an_undelivered_render_cost(repo):
     await create(repo, new_job(user=1, prompt="kept"), seconds=4, usd=0.4)
     lost, _ = await create(repo, new_job(user=2, prompt="lost"), seconds=8, usd=0.8)
-    await repo.update(lost.id, state=JobState.DELIVERING)
+    await walk(repo, lost.id, JobState.DELIVERING)
     await repo.end_job(lost.id, JobState.DELIVERING, JobState.FAILED, code="undeliverable", message="m", charged=True)
     report = await repo.guild_report(10, since=repo.clock() - 86400)
     assert report == [(2, 0, 0.0, pytest.approx(0.8)), (1, 1, 4.0, pytest.approx(0.4))]

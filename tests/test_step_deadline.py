@@ -7,9 +7,9 @@ import asyncio
 import logging
 from pathlib import Path
 
+from bot.domain.records import Job
 from bot.metrics import Metrics
 from bot.sora.simulated import SimulatedProvider
-from db.repository import Job
 from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
 
 

@@ -7,9 +7,10 @@ import asyncio
 
 import pytest
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
+from bot.domain.records import NewJob
 from db.database import open_store
-from db.repository import NewJob, Repository
+from db.repository import Repository
 from db.webhooks import WebhookLog
 
 NOW = 1_800_000_000.0

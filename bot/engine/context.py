@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.domain.records import Job
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
@@ -17,7 +18,7 @@ from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_s
 from bot.i18n import DEFAULT as DEFAULT_LOCALE
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
-from db.repository import Job, Repository
+from db.repository import Repository
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics

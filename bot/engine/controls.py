@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import texts_controls as words
-from bot.engine.jobs import CANCELLABLE, TERMINAL, JobState
+from bot.domain.jobs import CANCELLABLE, TERMINAL, JobState
+from bot.domain.records import Job
 from bot.engine.progress import publish_progress
 from bot.engine.service import JobService, Outcome, Requester
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot import media
+from bot.domain.jobs import JobState
+from bot.domain.records import Job
 from bot.engine.context import EngineContext, job_view
-from bot.engine.jobs import JobState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
 from bot.engine.progress import publish_progress
 from bot.engine.submit import fail
@@ -24,7 +25,6 @@ from bot.pricing import billed_cost, settle_amount, settle_cost
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text, result_caption
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

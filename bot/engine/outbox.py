@@ -30,8 +30,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.engine.jobs import TERMINAL
-from db.repository import Job, Repository
+from bot.domain.jobs import TERMINAL
+from bot.domain.records import Job
+from db.repository import Repository
 
 if TYPE_CHECKING:
     from bot.engine.ports import Publisher

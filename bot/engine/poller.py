@@ -16,17 +16,18 @@ import logging
 from collections import Counter
 
 from bot import i18n
+from bot.domain.jobs import TERMINAL, JobState
+from bot.domain.records import Job
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
-from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay
+from bot.engine.upstream import from_upstream
 from bot.i18n import tr
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from db.repository import Job
+from bot.domain.records import Job
 
 
 class DeliveryRetryable(Exception):

@@ -10,11 +10,11 @@ import asyncio
 import logging
 import weakref
 
+from bot.domain.jobs import CANCELLABLE, JobState
+from bot.domain.records import Job
 from bot.engine.context import EngineContext, job_view
-from bot.engine.jobs import CANCELLABLE, JobState
 from bot.texts import status_text
 from bot.texts_controls import status_with_controls
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

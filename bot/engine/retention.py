@@ -9,8 +9,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.domain.records import Job
 from bot.engine.context import EngineContext
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

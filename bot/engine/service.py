@@ -21,8 +21,9 @@ from bot import admin, i18n, pricing, quota, texts
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
+from bot.domain.jobs import REMIXABLE
+from bot.domain.records import Job, NewJob, UsageRows
 from bot.engine.context import EngineContext, job_view
-from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
 from bot.images import cropped_preview_async, fit_first_frame_async
@@ -32,7 +33,6 @@ from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
 from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
 from bot.texts_controls import first_frame_note
-from db.repository import Job, NewJob, UsageRows
 
 log = logging.getLogger(__name__)
 

@@ -16,15 +16,16 @@ import re
 from pathlib import Path
 
 from bot import i18n
+from bot.domain.jobs import JobState
+from bot.domain.records import Job
 from bot.engine.context import EngineContext, job_view
-from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
 from bot.engine.schedule import learned_render_seconds, next_poll_delay
+from bot.engine.upstream import from_upstream
 from bot.metrics import failure_reason
 from bot.sora import errors
 from bot.sora.models import CreateVideo, Video, VideoError
 from bot.texts import FailureKind, failure_text
-from db.repository import Job
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.sora.models import VideoState
-
 
 class JobState(StrEnum):
     REQUESTED = "requested"  # written with its quota reservation; waiting locally for a slot
@@ -68,14 +66,13 @@ def can_transition(old: JobState, new: JobState) -> bool:
     return old == new or new in _LEGAL[old]
 
 
-def from_upstream(state: VideoState) -> JobState:
-    """Map the provider layer's closed set into ours: the one place this happens."""
-    match state:
-        case VideoState.QUEUED:
-            return JobState.QUEUED
-        case VideoState.RUNNING:
-            return JobState.RUNNING
-        case VideoState.COMPLETED:
-            return JobState.COMPLETED
-        case VideoState.FAILED:
-            return JobState.FAILED
+def check_transition(job_id: int, old: JobState, new: JobState) -> None:
+    """Raise `IllegalTransition` unless `old` → `new` is legal: every state write of the store calls it
+    before it touches a row, so an illegal one changes nothing."""
+    if not can_transition(old, new):
+        raise IllegalTransition(job_id, old, new)
+
+
+def sources_of(new: JobState) -> frozenset[JobState]:
+    """Every state a job may move to `new` from (itself included): the guard of a conditional write."""
+    return frozenset(old for old in JobState if can_transition(old, new))

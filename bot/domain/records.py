@@ -1,11 +1,12 @@
-"""The repository's records: plain frozen dataclasses built from rows of either backend."""
+"""The records the store hands out and takes in: plain frozen dataclasses built from rows of either
+backend. `Job` and `NewJob` are the job itself; the others are store rows the quota and admin code read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from bot.engine.jobs import JobState
+from bot.domain.jobs import JobState
 
 
 @dataclass(frozen=True, slots=True)
