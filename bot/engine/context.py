@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.domain.records import Job
+from bot.domain.store import JobStore
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import TokenBucket
@@ -18,7 +19,6 @@ from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_s
 from bot.i18n import DEFAULT as DEFAULT_LOCALE
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
-from db.repository import Repository
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -63,7 +63,7 @@ class EngineConfig:
 
 @dataclass
 class EngineContext:
-    repo: Repository
+    repo: JobStore
     provider: VideoProvider
     publisher: Publisher
     config: EngineConfig

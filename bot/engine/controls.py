@@ -2,7 +2,7 @@
 ask for the same video again (Again). The Discord side (cogs/controls.py) only calls these.
 
 Cancel is a compare-and-set from `requested` to `cancelled` with the reservation refunded in the same
-transaction (`Repository.end_job`): if the poller claimed the job a moment earlier the set fails and
+transaction (`JobStore.end_job`): if the poller claimed the job a moment earlier the set fails and
 the member is told it can no longer be stopped (the providers have no cancel). Nothing is sent
 upstream either way, so nobody pays for a cancelled video.
 """

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.domain.jobs import TERMINAL
 from bot.domain.records import Job
-from db.repository import Repository
+from bot.domain.store import JobStore
 
 if TYPE_CHECKING:
     from bot.engine.ports import Publisher
@@ -90,7 +90,7 @@ class _Channel:
 
 
 class ChannelOutbox:
-    def __init__(self, publisher: Publisher, repo: Repository, *, clock: Callable[[], float],
+    def __init__(self, publisher: Publisher, repo: JobStore, *, clock: Callable[[], float],
                  default_limit: int = 4, default_window: float = 5.0, margin: float = 0.25,
                  metrics: Metrics | None = None) -> None:
         self.publisher = publisher

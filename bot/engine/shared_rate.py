@@ -18,13 +18,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from db.repository import Repository
+from bot.domain.store import JobStore
 
 log = logging.getLogger(__name__)
 
 
 class SharedRateCap:
-    def __init__(self, repo: Repository, provider: str, rate_per_s: float, burst: float = 1.0, *,
+    def __init__(self, repo: JobStore, provider: str, rate_per_s: float, burst: float = 1.0, *,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         if rate_per_s <= 0:
