@@ -1,11 +1,11 @@
 """Shared pieces of the engine benchmarks (poll_efficiency.py, scale.py).
 
-- `RelayProcess`: the fake relay (tests/fakes/relay.py) in a child process, so its CPU and memory are
+- `RelayProcess`: the fake relay (bot/sandbox/fake_providers/relay.py) in a child process, so its CPU and memory are
   not the bot's (a real provider is another machine). Each job's render time is written in its
   prompt (`with_render`), so the parent decides it, seeded, whatever order the creates arrive in.
   `stats()` returns, per upstream job, when the relay started it, its render time, and the relay's
   clock at each status request for it (CLOCK_MONOTONIC: the same clock in both processes on Linux).
-- `engine()`: the real job engine (Poller + JobService) on a SQLite file in a temp folder, with a
+- `engine()`: the real job engine (`build_engine`: Poller + JobService) on a SQLite file in a temp folder, with a
   `TimingPublisher` (records when `publish_result` is called; no Discord).
 - `LagTicker`: a task that sleeps 10 ms at a time and records how late it wakes (event-loop lag).
 - small helpers: percentiles, /proc/self/status fields.
@@ -33,11 +33,12 @@ from bot.domain.records import Job
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.poller import Poller
 from bot.engine.service import JobService
+from bot.engine.wiring import build_engine
+from bot.sandbox.recording import RecordingPublisher, make_settings
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from db.database import open_database
 from db.repository import Repository
-from tests.engine_harness import RecordingPublisher, make_settings
 
 KEY = "bench-key-0123456789"
 OPENROUTER_BENCH_MODEL = "openai/sora-2-pro"  # takes the bench's 4/8/12 s at 1280x720
@@ -63,8 +64,8 @@ def _render_of(job: Any) -> float:
 
 
 def _serve_relay(conn: Connection, options: dict[str, Any]) -> None:
-    from tests.fakes.openrouter import FakeOpenRouter  # the child imports what it serves
-    from tests.fakes.relay import FakeRelay
+    from bot.sandbox.fake_providers.openrouter import FakeOpenRouter  # the child imports what it serves
+    from bot.sandbox.fake_providers.relay import FakeRelay
 
     async def main() -> None:
         if options.get("dialect") == "openrouter":
@@ -204,17 +205,42 @@ async def engine(provider: HttpVideoProvider, config: dict[str, Any]) -> AsyncIt
         try:
             repo = Repository(conn)
             publisher = TimingPublisher()
-            ctx = EngineContext(repo, provider, publisher, EngineConfig(data_dir=settings.data_dir, **config))
-            poller = Poller(ctx)
-            service = JobService(ctx, poller, settings)
-            await service.catalog.refresh()  # a provider that lists its models: read them once, now
-            await poller.start()
+            config_ = EngineConfig(data_dir=settings.data_dir, **config)
+            wired = build_engine(repo, provider, publisher, settings, config_)
+            await wired.catalog.refresh()  # a provider that lists its models: read them once, now
+            await wired.poller.start()
             try:
-                yield Engine(ctx, poller, service, repo, publisher, folder)
+                yield Engine(wired.ctx, wired.poller, wired.service, repo, publisher, folder)
             finally:
-                await poller.stop(grace=2)
+                await wired.poller.stop(grace=2)
         finally:
             await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres() -> AsyncIterator[str]:
+    """A PostgreSQL database with a random name on the server at $TEST_POSTGRES_URL (default: trust
+    auth on loopback); yields its URL and drops it after."""
+    import os
+    import secrets
+
+    import asyncpg
+
+    admin_url = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"sora_bench_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(admin_url, timeout=3)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{admin_url.rpartition('/')[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url, timeout=3)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 # --- measuring --------------------------------------------------------------------------------------

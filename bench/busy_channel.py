@@ -4,7 +4,7 @@
 of the fake relay; the fake Discord limits posts and edits per channel to 5 per 5 s in fixed windows
 and sends `X-RateLimit-*` headers and 429s as Discord does. Time runs at `--scale` (default 1/5:
 a 60 s render takes 12 s, the buckets are 5 per 1 s, and the engine's estimates and its 10 s
-progress interval shrink the same way). Everything is in-process (tests/busy_channel.py).
+progress interval shrink the same way). Everything is in-process (bot/sandbox/busy_channel.py).
 
 Then "learned": per dialect, two jobs one after the other whose render is 10× shorter than the
 a-priori estimate (10.8 s for a 4 s sora-2 video, estimated 108 s); the second one runs once the
@@ -35,9 +35,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine, summary
-from tests.busy_channel import PlannedJob, run_busy_channel
+from bot.sandbox.busy_channel import PlannedJob, run_busy_channel
 
-# One line per dialect of the fake relay (tests/fakes/relay_dialects.py).
+# One line per dialect of the fake relay (bot/sandbox/fake_providers/relay_dialects.py).
 DIALECTS = (
     "openai",
     "juheapi",

@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.sandbox.fake_providers.relay import FakeRelay
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from bot.sora.models import CreateVideo
-from tests.fakes.relay import FakeRelay
 
 MIB = 1024 * 1024
 TARGET_MB = 30.0

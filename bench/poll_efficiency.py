@@ -40,10 +40,10 @@ from bench._common import LagTicker, RelayProcess, bench_model, engine, machine,
 from bot import media
 from bot.domain.jobs import TERMINAL, JobState
 from bot.domain.records import Job
+from bot.sandbox.recording import member
 from bot.sora.client import HttpVideoProvider
 from bot.sora.models import CreateVideo, VideoState
 from db.repository import Repository
-from tests.engine_harness import member
 
 TARGET_REQUESTS_MEAN = 8.0
 TARGET_LATENCY_P95 = 6.0  # unscaled seconds
@@ -203,9 +203,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "renders_unscaled_s": f"uniform {args.min_render:g}-{args.max_render:g}, seed {args.seed}; "
                               "videos of 4/8/12 s, sora-2, 1280x720",
         "arrivals": f"uniform over {args.arrival_window:g} s unscaled",
-        "relay": ("tests/fakes/relay.py in a child process, openai dialect, progress reported, 10 % queued"
+        "relay": ("bot/sandbox/fake_providers/relay.py in a child process, openai dialect, progress reported, "
+                  "10 % queued"
                   if args.dialect == "openai" else
-                  "tests/fakes/openrouter.py in a child process (no progress reported, 10 % pending), "
+                  "bot/sandbox/fake_providers/openrouter.py in a child process (no progress reported, 10 % pending), "
                   "jobs on openai/sora-2-pro"),
         "rate_cap": f"engine requests_per_second={REQUESTS_PER_SECOND:g}, burst={BURST} (real seconds): set "
                     "high so the cap is not the bottleneck of the scaled world",

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import LagTicker, RelayProcess, engine, machine, status_kb, summary, with_render
 from bot.domain.jobs import JobState
-from tests.engine_harness import member
+from bot.sandbox.recording import member
 
 TARGET_LAG_P99_MS = 100.0
 TARGET_RSS_MB = 250.0
@@ -121,7 +121,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "jobs": args.jobs,
         "time_scale": scale,
-        "relay": "tests/fakes/relay.py in a child process (its memory is not counted), openai dialect, "
+        "relay": "bot/sandbox/fake_providers/relay.py in a child process (its memory is not counted), openai dialect, "
                  "2 % of each render queued, then progress",
         "renders_unscaled_s": "uniform 1200-2400 (none finishes during the run)",
         "rate_cap": f"requests_per_second={args.rate:g}, burst=50 (real seconds): raised so it is not the "

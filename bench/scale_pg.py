@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import LagTicker, RelayProcess, machine, summary, with_render
+from bench._common import LagTicker, RelayProcess, machine, scratch_postgres, summary, with_render
 from bot.domain.jobs import JobState
 from db.backend import Database
 from db.database import open_store
@@ -144,14 +144,12 @@ async def claims(pg_url: str, n: int) -> dict[str, Any]:
 
 # --- part 2: a worker process ---------------------------------------------------------------------------
 async def worker(args: argparse.Namespace) -> dict[str, Any]:
-    from bot.engine.context import EngineConfig, EngineContext
-    from bot.engine.poller import Poller
-    from bot.engine.service import JobService
-    from bot.engine.shared_rate import SharedRateCap
+    from bot.engine.context import EngineConfig
+    from bot.engine.wiring import build_engine
+    from bot.sandbox.recording import RecordingPublisher, make_settings
+    from bot.sandbox.recording import member as requester
     from bot.sora.client import HttpVideoProvider
     from bot.sora.dialects import profile_for
-    from tests.engine_harness import RecordingPublisher, make_settings
-    from tests.engine_harness import member as requester
 
     rng = random.Random(args.seed + args.index)
     with tempfile.TemporaryDirectory(prefix="sora-bench-pg-") as tmp:
@@ -175,10 +173,8 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         scale = args.scale
         config = EngineConfig(data_dir=settings.data_dir, time_scale=scale, max_upstream=args.total,
                               requests_per_second=args.rate, burst=50, progress_interval=10.0 * scale, shared=True)
-        bucket = SharedRateCap(repo, provider.name, config.requests_per_second, config.burst)
-        ctx = EngineContext(repo, provider, RecordingPublisher(), config, bucket=bucket)
-        poller = Poller(ctx)
-        service = JobService(ctx, poller, settings)
+        wired = build_engine(repo, provider, RecordingPublisher(), settings, config)  # shared: the rate cap in the db
+        poller, service = wired.poller, wired.service
         await poller.start()
         ticker = LagTicker()
         ticker.start()
@@ -252,15 +248,13 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    from tests.pgtools import fresh_database
-
     result: dict[str, Any] = {"benchmark": "scale_pg", "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                               "machine": machine(), "time_scale": args.scale, "rate_cap_shared": args.rate}
-    async with fresh_database() as url:
+    async with scratch_postgres() as url:
         result["claims"] = await claims(url, args.claim_jobs)
         print(json.dumps(result["claims"]), file=sys.stderr, flush=True)
     if args.jobs:
-        async with fresh_database() as url:
+        async with scratch_postgres() as url:
             result["in_flight"] = await in_flight(url, args)
     return result
 

@@ -44,10 +44,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import KEY, LagTicker, RelayProcess, bench_model, engine, machine, summary, with_render
 from bench.poll_efficiency import BURST, REQUESTS_PER_SECOND, SECONDS, plan, watch_claims
 from bot.domain.jobs import TERMINAL, JobState
+from bot.sandbox.recording import make_settings, member
 from bot.sora.factory import build_provider
 from bot.sora.models import CreateVideo
 from bot.webhooks.receiver import WebhookReceiver
-from tests.engine_harness import make_settings, member
 
 TARGET_REQUESTS_MEAN = 1.5  # with webhooks on
 TARGET_LATENCY_P95 = 2.0  # seconds, with webhooks on
@@ -189,7 +189,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "renders_unscaled_s": f"uniform {args.min_render:g}-{args.max_render:g}, seed {args.seed}; "
                               "videos of 4/8/12 s, sora-2, 1280x720 (the same plan in both phases)",
         "arrivals": f"uniform over {args.arrival_window:g} s unscaled",
-        "relay": f"tests/fakes/relay.py in a child process, {args.dialect} dialect, progress reported, 10 % queued",
+        "relay": f"bot/sandbox/fake_providers/relay.py in a child process, {args.dialect} dialect, "
+                 "progress reported, 10 % queued",
         "webhooks_off": off,
         "webhooks_on": on,
         "targets_webhooks_on": {"status_requests_per_job_mean": TARGET_REQUESTS_MEAN,

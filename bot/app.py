@@ -17,10 +17,8 @@ import discord
 from discord.ext import commands
 
 from bot import i18n
-from bot.catalog.service import CatalogService
-from bot.engine.context import EngineConfig, EngineContext
-from bot.engine.poller import Poller
-from bot.engine.service import JobService
+from bot.engine.context import EngineConfig
+from bot.engine.wiring import build_engine, engine_config
 from bot.logs import setup_logging
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -63,22 +61,6 @@ async def build_resources(settings: Settings) -> Resources:
                      metrics)
 
 
-DELIVERY_SLACK_SECONDS = 2 * 300.0 + 120.0  # two ffmpeg runs at bot.media's timeout, plus the upload
-
-
-def engine_config(settings: Settings, *, time_scale: float = 1.0) -> EngineConfig:
-    return EngineConfig(data_dir=settings.data_dir, max_upstream=settings.sora_max_concurrent_jobs,
-                        requests_per_second=settings.sora_requests_per_second, time_scale=time_scale,
-                        retention_seconds=settings.retention_hours * 3600,
-                        max_disk_bytes=settings.max_disk_mb * 1024 * 1024, webhooks=settings.webhooks_enabled,
-                        credit_recheck=settings.credit_recheck_seconds,
-                        credit_recheck_max=settings.credit_recheck_max_seconds,
-                        lease_seconds=settings.job_lease_seconds, shared=settings.database_is_postgres,
-                        # a step that may download has the whole download deadline, then a transcode
-                        # (bot.media's ffmpeg timeout) and the upload; its lease is renewed meanwhile
-                        download_deadline=settings.sora_download_timeout_seconds + DELIVERY_SLACK_SECONDS)
-
-
 class SoraBot(commands.Bot):
     def __init__(self, resources: Resources, *, engine: EngineConfig | None = None,
                  extensions: tuple[str, ...] = EXTENSIONS, **options) -> None:
@@ -99,17 +81,12 @@ class SoraBot(commands.Bot):
         from cogs.publisher import DiscordPublisher
 
         self.publisher = DiscordPublisher(self, rate_limits)
-        config = engine or engine_config(settings)
-        bucket = None
-        if config.shared:  # several processes: the provider's request-rate cap lives in the database
-            from bot.engine.shared_rate import SharedRateCap
-
-            bucket = SharedRateCap(resources.repo, resources.provider.name, config.requests_per_second, config.burst)
-        self.engine_ctx = EngineContext(resources.repo, resources.provider, self.publisher, config,
-                                        metrics=resources.metrics, bucket=bucket)
-        self.poller = Poller(self.engine_ctx)
-        self.catalog = CatalogService(resources.repo, resources.provider, settings, clock=self.engine_ctx.clock)
-        self.jobs = JobService(self.engine_ctx, self.poller, settings, catalog=self.catalog)
+        self.engine = build_engine(resources.repo, resources.provider, self.publisher, settings,
+                                   engine or engine_config(settings), metrics=resources.metrics)
+        self.engine_ctx = self.engine.ctx
+        self.poller = self.engine.poller
+        self.catalog = self.engine.catalog
+        self.jobs = self.engine.service
         self.commands_synced = asyncio.Event()
         self.closing = False
         self.tree.interaction_check = self._accepting

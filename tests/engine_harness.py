@@ -1,69 +1,19 @@
 """A job engine on a real database (the settings' DATABASE_URL: SQLite, or PostgreSQL for the
-several-process tests) and a real provider, with a recording publisher: the working
-fake of the Discord side's `Publisher` port (what the engine would post, kept in lists)."""
+several-process tests) and a real provider, with a recording publisher (bot/sandbox/recording.py),
+wired by `build_engine` (bot/engine/wiring.py) as the bot wires it."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from bot.domain.records import Job
-from bot.engine.context import EngineConfig, EngineContext
-from bot.engine.poller import Poller
-from bot.engine.ports import DeliveryRetryable
-from bot.engine.service import JobService, Requester
+from bot.engine.context import EngineConfig
+from bot.engine.wiring import build_engine
+from bot.sandbox.recording import RecordingPublisher
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from db.database import open_store
 from db.repository import Repository
-
-
-@dataclass
-class Posted:
-    job_id: int
-    message_id: int
-    text: str
-    path: Path | None = None
-    size: int = 0
-
-
-@dataclass
-class RecordingPublisher:
-    limit: int = 10 * 1024 * 1024
-    fail_results: int = 0  # the next N result posts fail as retryable Discord errors
-    progress: list[Posted] = field(default_factory=list)
-    results: list[Posted] = field(default_factory=list)
-    failures: list[Posted] = field(default_factory=list)
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
-
-    async def publish_progress(self, job: Job, text: str) -> int | None:
-        message_id = job.status_message_id or next(self._ids)
-        self.progress.append(Posted(job.id, message_id, text))
-        return message_id
-
-    async def publish_result(self, job: Job, video: Path, caption: str) -> int:
-        if self.fail_results > 0:
-            self.fail_results -= 1
-            raise DeliveryRetryable("Discord 503", retry_after=0.05)
-        posted = Posted(job.id, next(self._ids), caption, video, video.stat().st_size)
-        self.results.append(posted)
-        return posted.message_id
-
-    async def publish_failure(self, job: Job, text: str) -> None:
-        self.failures.append(Posted(job.id, 0, text))
-
-    async def upload_limit(self, job: Job) -> int:
-        return self.limit
-
-
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values = {"SORA_PROVIDER": "simulated", "DATA_DIR": str(tmp_path / "data"),
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "QUOTA_USER_COOLDOWN_SECONDS": "0",
-              "QUOTA_USER_VIDEOS_PER_DAY": "50", "QUOTA_USER_CONCURRENT": "", "QUOTA_GUILD_CONCURRENT": "",
-              **{k: str(v) for k, v in overrides.items()}}
-    return Settings(_env_file=None, **values)
 
 
 class Harness:
@@ -84,10 +34,11 @@ class Harness:
         cfg = EngineConfig(data_dir=self.settings.data_dir, time_scale=self.time_scale,
                            requests_per_second=1000, burst=100, progress_interval=0.0,
                            **config)  # type: ignore[arg-type]
-        self.ctx = EngineContext(self.repo, self.provider, self.publisher, cfg)
-        self.poller = Poller(self.ctx)
-        self.service = JobService(self.ctx, self.poller, self.settings)
-        await self.service.catalog.refresh()  # a provider that lists its models: read them once, now
+        self.engine = build_engine(self.repo, self.provider, self.publisher, self.settings, cfg)
+        self.ctx = self.engine.ctx
+        self.poller = self.engine.poller
+        self.service = self.engine.service
+        await self.engine.catalog.refresh()  # a provider that lists its models: read them once, now
         await self.poller.start()
         return self
 
@@ -110,7 +61,3 @@ class Harness:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"job {job_id} stuck in {job.state if job else None}, wanted {states}")
             await asyncio.sleep(0.05)
-
-
-def member(user_id: int = 1, guild_id: int = 10, channel_id: int = 100, **kw: object) -> Requester:
-    return Requester(guild_id=guild_id, channel_id=channel_id, user_id=user_id, **kw)  # type: ignore[arg-type]

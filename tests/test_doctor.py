@@ -22,8 +22,8 @@ from bot.doctor import (
     token_shape_problem,
     token_user_id,
 )
+from bot.sandbox.fake_providers.relay import FakeRelay
 from bot.settings import Settings
-from tests.fakes.relay import FakeRelay
 
 # Shaped like a real bot token: base64("123456789012345678") . 6 chars . 38 chars.
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz_0123456789-AB"

@@ -10,8 +10,9 @@ import pytest
 
 from bot.domain.jobs import JobState
 from bot.media import probe
+from bot.sandbox.recording import RecordingPublisher, make_settings, member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
+from tests.engine_harness import Harness
 
 
 @pytest.fixture

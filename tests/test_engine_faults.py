@@ -13,11 +13,12 @@ from PIL import Image
 
 from bot.engine import retention
 from bot.engine.ports import DeliveryRejected, UploadTooLarge
+from bot.sandbox.fake_providers.relay import FakeRelay
+from bot.sandbox.recording import RecordingPublisher, make_settings, member
 from bot.sora.factory import build_provider
 from bot.sora.retry import RetryPolicy
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
-from tests.fakes.relay import FakeRelay
+from tests.engine_harness import Harness
 
 
 def relay_settings(tmp_path, relay: FakeRelay, dialect: str):

@@ -10,10 +10,11 @@ import logging
 
 import pytest
 
+from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
+from bot.sandbox.recording import make_settings, member
 from bot.sora.openrouter import OpenRouterProvider
 from bot.sora.retry import RetryPolicy
-from tests.engine_harness import Harness, make_settings, member
-from tests.fakes.openrouter import FakeOpenRouter
+from tests.engine_harness import Harness
 
 KEY = "sk-or-v1-engine-test"
 MODELS = "google/veo-3.1,alibaba/wan-2.6,kwaivgi/kling-v3.0-pro"
@@ -180,7 +181,7 @@ async def test_an_undelivered_render_stays_in_the_spend_at_the_real_charge(tmp_p
     """Rendered upstream, never delivered: the member is refunded, the server's spend records what
     OpenRouter really charged (usage.cost), not the estimate."""
     from bot.engine.ports import DeliveryRejected
-    from tests.engine_harness import RecordingPublisher
+    from bot.sandbox.recording import RecordingPublisher
 
     class Undeliverable(RecordingPublisher):
         async def publish_result(self, job, video, caption):

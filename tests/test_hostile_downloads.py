@@ -1,6 +1,6 @@
 """Hostile provider answers (issue 12, items 1-3): bounded downloads, bounded bodies, no SSRF.
 
-The server is `tests.fakes.hostile.HostileServer` on loopback; its first port is the base URL's
+The server is `bot.sandbox.fake_providers.hostile.HostileServer` on loopback; its first port is the base URL's
 origin (trusted), its second port is "somewhere else". Nothing here reaches beyond 127.0.0.1: URLs
 on other hosts are refused before any connection, and host names are resolved by an injected resolver.
 """
@@ -13,6 +13,7 @@ import tracemalloc
 import httpcore
 import pytest
 
+from bot.sandbox.fake_providers.hostile import HostileServer
 from bot.sora.bounded import DownloadLimits
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import OPENAI
@@ -20,7 +21,6 @@ from bot.sora.errors import DownloadFailed, SoraError, UnknownOutcome
 from bot.sora.models import CreateVideo, Video, VideoState
 from bot.sora.retry import RetryPolicy
 from bot.sora.safety import DownloadGuard, GuardedNetworkBackend, RefusedURL, is_public_address
-from tests.fakes.hostile import HostileServer
 
 KEY = "sk-hostile-test-key-0123456789"
 PAYLOAD = os.urandom(300 * 1024)

@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 from PIL import Image
 
+from bot.sandbox.fake_providers.openrouter import FakeOpenRouter, load_models
+from bot.sandbox.fake_providers.openrouter_webhooks import sign, webhook_envelope
 from bot.settings import Settings
 from bot.sora import openrouter_wire as wire
 from bot.sora.errors import (
@@ -26,8 +28,6 @@ from bot.sora.errors import (
 from bot.sora.models import CreateVideo, VideoState
 from bot.sora.openrouter import OpenRouterProvider
 from bot.sora.retry import RetryPolicy
-from tests.fakes.openrouter import FakeOpenRouter, load_models
-from tests.fakes.openrouter_webhooks import sign, webhook_envelope
 
 KEY = "sk-or-v1-test-key-0123456789abcdef"
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)

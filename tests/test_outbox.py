@@ -13,10 +13,10 @@ from multidict import CIMultiDict
 from bot.domain.jobs import JobState
 from bot.domain.records import NewJob
 from bot.engine.outbox import EDIT, POST, BucketState, ChannelOutbox
+from bot.sandbox.recording import RecordingPublisher
 from cogs.ratelimits import RateLimits
 from db.database import open_database
 from db.repository import Repository
-from tests.engine_harness import RecordingPublisher
 
 
 class SlowPublisher(RecordingPublisher):

@@ -7,10 +7,10 @@ from bot.domain.jobs import JobState
 from bot.domain.records import NewJob
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.progress import publish_progress
+from bot.sandbox.recording import RecordingPublisher
 from bot.sora.simulated import SimulatedProvider
 from db.database import open_store
 from db.repository import Repository
-from tests.engine_harness import RecordingPublisher
 from tests.job_paths import walk
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.sandbox.fake_providers.openrouter import FakeOpenRouter, load_models
+from bot.sandbox.fake_providers.relay import FakeRelay
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from bot.sora.client import HttpVideoProvider
@@ -40,8 +42,6 @@ from bot.sora.models import CreateVideo, Variant, Video, VideoState
 from bot.sora.openrouter import OpenRouterProvider
 from bot.sora.retry import RetryPolicy
 from bot.sora.validate import RequestLimits
-from tests.fakes.openrouter import FakeOpenRouter, load_models
-from tests.fakes.relay import FakeRelay
 
 DIALECTS = ["openai", "juheapi", "xingchaoyiqing", "openrouter"]
 # OpenRouter names models by slug: the suite's "sora-2"/"sora-2-pro" stand for two listed models.

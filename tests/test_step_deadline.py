@@ -9,8 +9,9 @@ from pathlib import Path
 
 from bot.domain.records import Job
 from bot.metrics import Metrics
+from bot.sandbox.recording import RecordingPublisher, make_settings, member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness, RecordingPublisher, make_settings, member
+from tests.engine_harness import Harness
 
 
 class HangsOnce(RecordingPublisher):

@@ -6,10 +6,23 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from bot.app import Resources, SoraBot, build_resources, engine_config, make_bot
+from bot.app import Resources, SoraBot, build_resources, make_bot
+from bot.engine.wiring import engine_config
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.settings import Settings
+
+
+def product_settings(tmp_path: Path, fake: FakeDiscord | None = None, **overrides: object) -> Settings:
+    values = {"SORA_PROVIDER": "simulated", "DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": "x.y.z",
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "QUOTA_USER_COOLDOWN_SECONDS": "0",
+              "SIMULATED_RENDER_SECONDS": "1", "LOG_LEVEL": "INFO"}
+    if fake is not None:
+        values["DISCORD_GUILD_IDS"] = str(fake.world.guild_id)
+    values.update({k: str(v) for k, v in overrides.items()})
+    return Settings(_env_file=None, **values)
+
 
 
 @dataclass

@@ -1,21 +1,9 @@
-"""Helpers for end-to-end tests of the product through the fake Discord."""
+"""Helpers for end-to-end tests of the product through the fake Discord (the settings of such a world
+are `bot.sandbox.product.product_settings`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from bot.sandbox.fake_discord import FakeDiscord, StoredMessage
-from bot.settings import Settings
-
-
-def product_settings(tmp_path: Path, fake: FakeDiscord | None = None, **overrides: object) -> Settings:
-    values = {"SORA_PROVIDER": "simulated", "DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": "x.y.z",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "QUOTA_USER_COOLDOWN_SECONDS": "0",
-              "SIMULATED_RENDER_SECONDS": "1", "LOG_LEVEL": "INFO"}
-    if fake is not None:
-        values["DISCORD_GUILD_IDS"] = str(fake.world.guild_id)
-    values.update({k: str(v) for k, v in overrides.items()})
-    return Settings(_env_file=None, **values)
+from bot.sandbox.fake_discord import StoredMessage
 
 
 def is_result(message: StoredMessage, job_id: int | None = None) -> bool:

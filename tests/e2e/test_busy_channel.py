@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from tests.busy_channel import PlannedJob, run_busy_channel
+from bot.sandbox.busy_channel import PlannedJob, run_busy_channel
 
 SCALE = 0.1
 # Unscaled seconds. The target is 15 s; the margin is for a loaded 2-core machine, where the

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox.fake_discord import FakeDiscord
+from bot.sandbox.fake_providers.relay import FakeRelay
 from tests.e2e.product import is_result, job_id_of
-from tests.fakes.relay import FakeRelay
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,12 +15,12 @@ import httpx
 from bot.app import Resources
 from bot.metrics import Metrics
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import Product, running_product
+from bot.sandbox.product import Product, product_settings, running_product
 from bot.sora.metered import MeteredProvider
 from db.database import open_database
 from db.repository import Repository
 from tests.catalog_doubles import ListingSimulatedProvider
-from tests.e2e.product import is_result, job_id_of, product_settings
+from tests.e2e.product import is_result, job_id_of
 
 
 @contextlib.asynccontextmanager

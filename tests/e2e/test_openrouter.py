@@ -9,10 +9,10 @@ import asyncio
 import pytest
 
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import running_product
-from tests.e2e.product import is_result, job_id_of, product_settings
+from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
+from bot.sandbox.product import product_settings, running_product
+from tests.e2e.product import is_result, job_id_of
 from tests.e2e.test_remix import fill_in, remix_result_of
-from tests.fakes.openrouter import FakeOpenRouter
 
 KEY = "sk-or-v1-e2e"
 MODELS = "google/veo-3.1,alibaba/wan-2.6,kwaivgi/kling-v3.0-pro"

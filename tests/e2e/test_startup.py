@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.sandbox.fake_discord import FakeDiscord, Perm
-from bot.sandbox.product import running_product
-from tests.e2e.product import product_settings
+from bot.sandbox.product import product_settings, running_product
 
 
 async def test_commands_are_synced_with_the_contract_names(tmp_path):

@@ -13,9 +13,9 @@ import asyncpg
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_discord.gateway import shard_for
+from bot.sandbox.fake_providers.relay import FakeRelay
 from tests.e2e.product import is_result, job_id_of
 from tests.e2e.test_crash import ROOT, BotProcess
-from tests.fakes.relay import FakeRelay
 from tests.pgtools import fresh_database
 
 

@@ -40,11 +40,11 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from bot.sandbox.fake_providers.openrouter_webhooks import webhook_envelope, webhook_headers
+from bot.sandbox.fake_providers.relay import FakeRelay, _template_regex
+from bot.sandbox.fake_providers.relay_dialects import FakeJob, JobFailure, Rejected
 from bot.sora import shapes
 from bot.sora.openrouter_wire import CONTINUATION_MODELS
-from tests.fakes.openrouter_webhooks import webhook_envelope, webhook_headers
-from tests.fakes.relay import FakeRelay, _template_regex
-from tests.fakes.relay_dialects import FakeJob, JobFailure, Rejected
 
 MODELS_FIXTURE = Path(__file__).with_name("openrouter_models.json")
 ROUTES = {"models": ("GET", "/videos/models"), "create": ("POST", "/videos"),

@@ -56,8 +56,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes import media
-from tests.fakes.relay_dialects import (
+from bot.sandbox.fake_providers import media
+from bot.sandbox.fake_providers.relay_dialects import (
     CONTENT_VARIANTS,
     DIALECTS,
     METHODS,
@@ -70,7 +70,7 @@ from tests.fakes.relay_dialects import (
     new_job_id,
     read_create,
 )
-from tests.fakes.relay_webhooks import WebhookDelivery, WebhookSender
+from bot.sandbox.fake_providers.relay_webhooks import WebhookDelivery, WebhookSender
 
 
 @dataclass

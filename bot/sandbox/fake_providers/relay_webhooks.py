@@ -27,8 +27,8 @@ import aiohttp
 from standardwebhooks import Webhook
 
 if TYPE_CHECKING:
-    from tests.fakes.relay import FakeRelay
-    from tests.fakes.relay_dialects import FakeJob
+    from bot.sandbox.fake_providers.relay import FakeRelay
+    from bot.sandbox.fake_providers.relay_dialects import FakeJob
 
 WEBHOOK_DIALECTS = ("openai", "juheapi")  # xingchaoyiqing documents no webhooks
 _RECHECK = 0.25

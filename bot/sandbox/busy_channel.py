@@ -24,16 +24,15 @@ from bot.domain.jobs import TERMINAL, JobState
 from bot.engine.service import Requester
 from bot.metrics import Metrics
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import running_product
+from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
+from bot.sandbox.fake_providers.relay import FakeRelay
+from bot.sandbox.product import product_settings, running_product
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from bot.sora.openrouter import OpenRouterProvider
 from cogs.views import remix_custom_id
 from db.database import open_database
 from db.repository import Repository
-from tests.e2e.product import product_settings
-from tests.fakes.openrouter import FakeOpenRouter
-from tests.fakes.relay import FakeRelay
 
 KEY = "busy-channel-key-0123456789"
 LISTED_MODELS = {"sora-2": "openai/sora-2-pro"}  # a listed catalog (OpenRouter): the model that takes 4 s 1280x720
