@@ -26,6 +26,11 @@ from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
 from bot.texts import guild_not_allowed, leaving_guild_text
+from bot.translator import CatalogTranslator
+from cogs.common import NEEDED
+from cogs.publisher import DiscordPublisher
+from cogs.ratelimits import RateLimits
+from cogs.views import RemixButton
 from db.database import open_store
 from db.repository import Repository
 
@@ -68,8 +73,6 @@ class SoraBot(commands.Bot):
         intents = discord.Intents.default()
         intents.message_content = settings.discord_message_content
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
-        from cogs.ratelimits import RateLimits
-
         rate_limits = RateLimits()  # learns each channel's post and edit buckets from Discord's headers
         options.setdefault("http_trace", rate_limits.trace)
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
@@ -78,8 +81,6 @@ class SoraBot(commands.Bot):
         self.repo = resources.repo
         self.metrics = resources.metrics
         self.extensions_to_load = extensions
-        from cogs.publisher import DiscordPublisher
-
         self.publisher = DiscordPublisher(self, rate_limits)
         self.engine = build_engine(resources.repo, resources.provider, self.publisher, settings,
                                    engine or engine_config(settings), metrics=resources.metrics)
@@ -93,9 +94,6 @@ class SoraBot(commands.Bot):
         self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
-        from bot.translator import CatalogTranslator
-        from cogs.views import RemixButton
-
         await self.tree.set_translator(CatalogTranslator())  # command names in each member's language
         for name in self.extensions_to_load:
             try:
@@ -179,8 +177,6 @@ class SoraBot(commands.Bot):
 
     def report_missing_permissions(self, guild: discord.Guild) -> list[str]:
         """Log the text channels where the bot can't deliver videos; never raise."""
-        from cogs.common import NEEDED
-
         problems = []
         me = guild.me
         if me is None:

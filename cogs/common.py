@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
+from discord import app_commands
 
 from bot import i18n
 from bot.engine.service import Requester
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
+    from bot.catalog.service import CatalogService
+    from bot.engine.context import EngineContext
+    from bot.engine.service import JobService
+    from bot.settings import Settings
+    from db.repository import Repository
+
+
+class UploadLimits(Protocol):
+    def remember_upload_limit(self, guild_id: int | None, limit: int | None) -> None: ...
+
+
+class SoraBot(Protocol):
+    """What the cogs use of the running bot. bot/app.py's `SoraBot` provides it (and loads the cogs):
+    the cogs see it through this Protocol, so they never import bot.app (the composition root
+    imports them, not the other way round)."""
+
+    settings: Settings
+    repo: Repository
+    jobs: JobService
+    catalog: CatalogService
+    engine_ctx: EngineContext
+    publisher: UploadLimits
+    tree: app_commands.CommandTree[Any]
+
+    @property
+    def user(self) -> discord.ClientUser | None: ...
+
+    def guild_allowed(self, guild_id: int | None) -> bool: ...
+
+    def get_channel(self, id: int, /) -> Any: ...
+
+    async def fetch_channel(self, channel_id: int, /) -> Any: ...
+
+    def get_guild(self, id: int, /) -> discord.Guild | None: ...
 
 
 def sora_bot(client: discord.Client) -> SoraBot:
@@ -48,6 +82,8 @@ def requester_from_interaction(interaction: discord.Interaction) -> Requester:
     return requester_of(bot, interaction.user, interaction.channel_id or 0, interaction.guild_id,
                         str(guild_locale) if guild_locale else None)
 
+
+MAX_JOB_ID_DIGITS = 18  # a job id typed by a member: SQLite's INTEGER holds 19 digits; our ids never come near
 
 # permission attribute → the message id of its name as Discord's client shows it
 NEEDED = {"send_messages": "perm.send_messages", "attach_files": "perm.attach_files",

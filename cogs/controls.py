@@ -18,8 +18,7 @@ from bot import texts_controls as words
 from bot.domain.jobs import CANCELLABLE
 from bot.domain.records import Job
 from bot.engine.controls import again, cancel_job
-from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot, speak_to
-from cogs.views import MAX_JOB_ID_DIGITS
+from cogs.common import MAX_JOB_ID_DIGITS, missing_permissions_text, requester_from_interaction, sora_bot, speak_to
 
 log = logging.getLogger(__name__)
 

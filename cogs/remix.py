@@ -1,5 +1,6 @@
 """Remix, four ways, one core: a reply to a result, the `Remix with Sora` context menu, the `Remix`
-button (cogs/views.py) and `/sora-remix`. Each ends in `JobService.request_remix`.
+button (cogs/views.py) and `/sora-remix`. Each ends in `JobService.request_remix` (the modal and
+/sora-remix through cogs/remix_action.py).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from discord.ext import commands
 from bot import i18n
 from bot.texts import remix_refused, reply_without_text_hint, safe_excerpt
 from cogs.common import (
+    MAX_JOB_ID_DIGITS,
     guild_locale_of,
-    missing_permissions_text,
     missing_permissions_words,
-    requester_from_interaction,
     requester_of,
     sora_bot,
 )
-from cogs.views import MAX_JOB_ID_DIGITS, REMIX_PREFIX, RemixModal
+from cogs.remix_action import remix_from_interaction
+from cogs.views import REMIX_PREFIX, RemixModal
 
 log = logging.getLogger(__name__)
 
@@ -37,36 +38,6 @@ def job_id_from_message(message: discord.Message) -> int | None:
             if custom_id.startswith(REMIX_PREFIX) and digits.isdigit() and len(digits) <= MAX_JOB_ID_DIGITS:
                 return int(digits)
     return None
-
-
-async def remix_from_interaction(interaction: discord.Interaction, job_id: int, prompt: str, *,
-                                 reply_to: int | None = None) -> None:
-    """The shared end of the modal and /sora-remix: answer privately with the outcome."""
-    await interaction.response.defer(ephemeral=True, thinking=True)
-    bot = sora_bot(interaction.client)
-    missing = missing_permissions_text(interaction)
-    if missing:
-        await interaction.followup.send(missing, ephemeral=True)
-        return
-    parent = await bot.repo.get_job(job_id) if 0 < job_id < 10 ** MAX_JOB_ID_DIGITS else None
-    if parent is None or not can_view_parent(interaction, parent):
-        log.info("remix of job %s refused to user %s", job_id, interaction.user.id,
-                 extra={"guild": interaction.guild_id, "user": interaction.user.id})
-        await interaction.followup.send(remix_refused(job_id), ephemeral=True)
-        return
-    outcome = await bot.jobs.request_remix(requester_from_interaction(interaction), parent, prompt,
-                                           reply_to_message_id=reply_to)
-    await interaction.followup.send(outcome.message, ephemeral=True)
-
-
-def can_view_parent(interaction: discord.Interaction, parent) -> bool:
-    """The member may see the channel the parent video was posted in (same server, View Channel)."""
-    guild = interaction.guild
-    if guild is None or parent.guild_id != guild.id:
-        return False
-    channel = guild.get_channel_or_thread(parent.channel_id)
-    member = interaction.user if isinstance(interaction.user, discord.Member) else guild.get_member(interaction.user.id)
-    return channel is not None and member is not None and channel.permissions_for(member).view_channel
 
 
 class RemixCog(commands.Cog):

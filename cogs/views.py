@@ -12,10 +12,12 @@ import secrets
 import discord
 
 from bot.i18n import tr
+from cogs.common import speak_to
+from cogs.errors import report_unexpected
+from cogs.remix_action import remix_from_interaction
 
 REMIX_PREFIX = "sora:remix:"
 MODAL_TIMEOUT = 15 * 60.0  # an abandoned modal is dropped (Discord's interaction token lives 15 minutes)
-MAX_JOB_ID_DIGITS = 18  # SQLite's INTEGER holds 19 digits; our ids never come near
 
 
 def remix_custom_id(job_id: int) -> str:
@@ -37,15 +39,10 @@ class RemixModal(discord.ui.Modal):
         self.reply_to = reply_to  # the result message the remix will answer, as the member saw it
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        from cogs.common import speak_to
-        from cogs.remix import remix_from_interaction
-
         speak_to(interaction)
         await remix_from_interaction(interaction, self.job_id, self.change.value, reply_to=self.reply_to)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        from cogs.errors import report_unexpected
-
         await report_unexpected(interaction, error, where=f"remix modal for job {self.job_id}")
 
 
@@ -64,8 +61,6 @@ class RemixButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sora:rem
 
     async def callback(self, interaction: discord.Interaction) -> None:
         # A modal must be the first answer, at once (3 s rule).
-        from cogs.common import speak_to
-
         speak_to(interaction)
         message_id = interaction.message.id if interaction.message else None
         await interaction.response.send_modal(RemixModal(self.job_id, reply_to=message_id))
