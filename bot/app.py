@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import discord
@@ -26,10 +27,10 @@ from bot.sora.base import VideoProvider
 from bot.sora.factory import build_provider
 from bot.sora.metered import MeteredProvider
 from bot.texts import guild_not_allowed, leaving_guild_text
-from bot.translator import CatalogTranslator
 from cogs.common import NEEDED
 from cogs.publisher import DiscordPublisher
 from cogs.ratelimits import RateLimits
+from cogs.translator import CatalogTranslator
 from cogs.views import RemixButton
 from db.database import open_store
 from db.repository import Repository
@@ -230,15 +231,16 @@ def make_bot(resources: Resources, **kwargs) -> SoraBot:
                           **kwargs)
 
 
-async def serve(settings: Settings) -> int:
-    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
+async def serve(settings: Settings, *, point_discord_at: Callable[[str], object] | None = None) -> int:
+    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period. `point_discord_at`:
+    how to send discord.py to DISCORD_API_URL (the sandbox's, passed in by bot/runner.py)."""
     setup_logging(settings.log_level, settings.log_format, settings.secret_values())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.discord_api_url:
-        from bot.sandbox.fake_discord.wiring import point_discord_py_at
-
+        if point_discord_at is None:
+            raise RuntimeError("DISCORD_API_URL is set but nothing points discord.py at it (bot/runner.py does)")
         log.warning("connecting to a fake Discord at %s (DISCORD_API_URL is for tests)", settings.discord_api_url)
-        point_discord_py_at(settings.discord_api_url)
+        point_discord_at(settings.discord_api_url)
     if settings.discord_rest_url:
         point_rest_at(settings.discord_rest_url)
     resources = await build_resources(settings)

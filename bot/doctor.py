@@ -28,14 +28,13 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
+from bot.checks import Check, Status, display_url
 from bot.logs import scrub
 from bot.settings import ProviderName, Settings
 
@@ -47,21 +46,6 @@ PROVIDER_CHECK_SECONDS = 60.0  # the whole provider check, retries included
 FFMPEG_CHECK_SECONDS = 20.0
 PROBE_VIDEO_ID = "video_doctor_probe"
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class Status(StrEnum):
-    OK = "✓"
-    WARN = "!"
-    FAIL = "✗"
-    SKIP = "–"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str | None = None
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -112,17 +96,6 @@ def check_provider_key(settings: Settings) -> Check:
         return Check(name, Status.FAIL, f"SORA_API_KEY is not set (provider {settings.sora_provider.value})",
                      "set SORA_API_KEY in .env, or SORA_PROVIDER=simulated to try the bot for free")
     return Check(name, Status.OK, "SORA_API_KEY is set")
-
-
-def display_url(url: str | None) -> str:
-    """The URL without any user:password part, for printing."""
-    if not url:
-        return "(none)"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # --- provider ------------------------------------------------------------------------------------
@@ -262,7 +235,6 @@ async def check_database(settings: Settings) -> Check:
 
 def _redacted_dsn(url: str) -> str:
     """postgresql://user:secret@host/db → postgresql://user@host/db (never print a password)."""
-    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -1,4 +1,4 @@
-"""Message ids the code picks at run time (from a table, or derived by bot/translator.py for
+"""Message ids the code picks at run time (from a table, or derived by cogs/translator.py for
 command names and descriptions), listed here so that `pybabel extract` puts them in the template
 like every literal `tr("…")` and `pybabel update` keeps them. tests/test_i18n.py checks that the
 catalogues hold exactly the ids the code and this list name."""

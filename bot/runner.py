@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.settings import Settings
 
 
@@ -10,4 +12,9 @@ async def run(settings: Settings) -> int:
     settings.require_provider_key()
     from bot.app import serve  # imported late: the checks above must answer before discord.py loads
 
-    return await serve(settings)
+    point_discord_at: Callable[[str], object] | None = None
+    if settings.discord_api_url:  # the loopback fake Discord (tests, the demo)
+        from bot.sandbox.fake_discord.wiring import point_discord_py_at
+
+        point_discord_at = point_discord_py_at
+    return await serve(settings, point_discord_at=point_discord_at)

@@ -9,7 +9,7 @@ from discord import app_commands
 
 from bot.sandbox.fake_discord.rest import check_command
 from bot.sandbox.fake_discord.rules import DiscordError, localized_name_ok
-from bot.translator import CatalogTranslator
+from cogs.translator import CatalogTranslator
 
 
 @pytest.mark.parametrize("name", ["生成视频", "sora管理", "sora-jobs", "a_b-1", "हिन्दी", "ภาษาไทย", "x" * 32])

@@ -17,7 +17,7 @@ import socket
 
 import httpx
 
-from bot.doctor import Check, Status, display_url
+from bot.checks import Check, Status, display_url
 from bot.settings import NO_WEBHOOK_PROVIDERS, ProviderName, Settings
 
 WEBHOOK_PROBE_SECONDS = 5.0
