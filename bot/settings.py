@@ -1,8 +1,8 @@
 """Every setting the bot reads, from the environment and an optional `.env`, validated once at start-up.
 
-The names of the contract in DESIGN.md (DISCORD_TOKEN, SORA_PROVIDER, SORA_BASE_URL, SORA_API_KEY,
-DATABASE_URL, DATA_DIR, DISCORD_GUILD_IDS) are kept exactly. Every variable here is documented in
-README.md and `.env.example`; a test checks the three agree.
+The names operators' deployments rely on (DISCORD_TOKEN, SORA_PROVIDER, SORA_BASE_URL, SORA_API_KEY,
+DATABASE_URL, DATA_DIR, DISCORD_GUILD_IDS; docs/ARCHITECTURE.md "A setting") are kept exactly. Every
+variable here is documented in README.md and `.env.example`; a test checks the three agree.
 """
 
 from __future__ import annotations

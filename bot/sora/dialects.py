@@ -1,9 +1,9 @@
 """Provider dialects as data: paths, how a create is encoded, model names, state words, capabilities.
 
-One `DialectProfile` per relay family (see the table in DESIGN.md). A relay that bends a path or a
-model name is configuration, not code: `profile_for` merges the `SORA_PATHS` / `SORA_MODELS`
-settings into the built-in profile, e.g. `{"status": "/result/{id}"}` or `{"sora-2": "sora2-hd"}`.
-An endpoint set to `""` (or `"none"`) is switched off.
+One `DialectProfile` per relay family (README "Choosing a provider"; docs/ARCHITECTURE.md "A new
+dialect"). A relay that bends a path or a model name is configuration, not code: `profile_for` merges
+the `SORA_PATHS` / `SORA_MODELS` settings into the built-in profile, e.g. `{"status": "/result/{id}"}`
+or `{"sora-2": "sora2-hd"}`. An endpoint set to `""` (or `"none"`) is switched off.
 """
 
 from __future__ import annotations
