@@ -121,3 +121,26 @@ async def test_a_migration_that_leaves_a_dangling_reference_is_rolled_back(tmp_p
 def test_only_the_rebuild_migration_turns_foreign_keys_off():
     flagged = [path.name for _, path in migrations() if needs_foreign_keys_off(path.read_text(encoding="utf-8"))]
     assert flagged == ["0009_extend_kind.sql"]
+
+
+async def test_both_backends_take_extension_jobs_and_refuse_unknown_kinds(store_url):
+    """The PostgreSQL twin (a constraint swapped in place) allows exactly what the SQLite rebuild does."""
+    import dataclasses
+
+    from db.database import open_store
+    from db.repository import Repository
+    from tests.test_repository import create, new_job
+
+    db = await open_store(store_url)
+    try:
+        repo = Repository(db)
+        source, _ = await create(repo, new_job(prompt="a kite"))
+        extension, _ = await create(repo, dataclasses.replace(new_job(prompt="it climbs"), kind="extend", seconds=8,
+                                                              parent_job_id=source.id), seconds=8, usd=0.8)
+        stored = await repo.get_job(extension.id)
+        assert (stored.kind, stored.parent_job_id, stored.seconds) == ("extend", source.id, 8)
+        assert (await repo.ledger_entry(extension.id))["seconds"] == 8
+        with pytest.raises(Exception, match=r"(?i)check"):
+            await create(repo, dataclasses.replace(new_job(prompt="bogus"), kind="bogus"))
+    finally:
+        await db.close()
