@@ -89,6 +89,33 @@ async def test_extend_makes_a_longer_video_charged_once_for_the_added_seconds(fa
         assert f"sora:extend:{extension_id}" in post.custom_ids  # an extension can be extended again
         assert len(await p.resources.provider.list()) == 2
 
+        # Again on an extension: the same continuation of the same source, for whoever presses it
+        again = await fake.click("alice", post, f"sora:again:{extension_id}")
+        again_id = job_id_of((await again.followup()).content)
+        repeat = await p.bot.repo.get_job(again_id)
+        assert (repeat.kind, repeat.parent_job_id, repeat.seconds, repeat.prompt, repeat.user_id) == (
+            "extend", parent_id, 8, "it climbs into the clouds", fake.user("alice").id)
+        again_post = await fake.wait_for_message(lambda m: is_result(m, again_id), channel="general",
+                                                 timeout=TIMEOUT)
+        assert again_post.reference_id == post.id
+
+
+async def test_a_chinese_client_gets_the_extend_box_and_answers_in_chinese(fake, tmp_path):
+    async with running_product(fake, product_settings(tmp_path, fake, QUOTA_USER_VIDEOS_PER_DAY=1)):
+        parent = await make_video(fake, "alice", "a paper lantern")
+        parent_id = job_id_of(parent.content)
+        fake.user("alice").locale = "zh-CN"
+        opener = await fake.click("alice", parent, f"sora:extend:{parent_id}")
+        modal = await opener.modal()
+        assert modal["title"] == "用 Sora 延长"
+        assert [f["label"] for f in text_inputs(modal)] == ["接下来发生什么？", "延长秒数"]
+        fields = text_inputs(modal)
+        submitted = await fake.submit_modal("alice", "general", modal["custom_id"],
+                                            {fields[0]["custom_id"]: "灯笼飘向夜空", fields[1]["custom_id"]: "7"},
+                                            opened_by=opener)
+        answer = await submitted.followup()
+        assert answer.ephemeral and "这段视频可以延长 4, 8 或 12 秒" in answer.content, answer.content
+
 
 async def test_extend_is_refused_privately_over_quota_and_for_a_bad_length(fake, tmp_path):
     settings = product_settings(tmp_path, fake, QUOTA_USER_VIDEOS_PER_DAY=1)
