@@ -256,7 +256,8 @@ class JobService:
             return []
         caps = self.catalog.current().get(parent.model)
         durations = set(caps.durations) if caps is not None and caps.durations else set()
-        fixed = provider.extension_seconds(parent.model)
+        fixed_for = getattr(provider, "extension_seconds", None)
+        fixed = fixed_for(parent.model) if fixed_for is not None else None
         if fixed is None:
             return sorted(durations or {parent.seconds})
         return sorted(set(fixed) & durations if durations else set(fixed))
