@@ -21,6 +21,7 @@ from bot import texts_controls as words
 from bot.engine.controls import default_length, extend
 from cogs.common import missing_permissions_text, requester_from_interaction, sora_bot, speak_to
 from cogs.controls import send_outcome
+from cogs.remix import can_view_parent, job_id_from_message
 from cogs.views import MAX_JOB_ID_DIGITS, MODAL_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,6 @@ class ExtendModal(discord.ui.Modal):
             await interaction.followup.send(missing, ephemeral=True)
             return
         parent = await bot.repo.get_job(self.job_id) if 0 < self.job_id < 10 ** MAX_JOB_ID_DIGITS else None
-        from cogs.remix import can_view_parent
-
         if parent is None or not can_view_parent(interaction, parent):
             await interaction.followup.send(words.extend_refused(self.job_id), ephemeral=True)
             return
@@ -116,8 +115,6 @@ class ExtendCog(commands.Cog):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
     async def extend_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
-        from cogs.remix import job_id_from_message
-
         job_id = job_id_from_message(message)
         if job_id is None or message.author.id != interaction.client.user.id:
             await interaction.response.send_message(words.extend_not_a_result(), ephemeral=True)
