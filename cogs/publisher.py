@@ -104,7 +104,8 @@ class DiscordPublisher:
                                                  fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id, locale=job.locale))
-        for item in result_items(job):  # Again (and Extend where the provider continues videos)
+        jobs = getattr(self.bot, "jobs", None)
+        for item in result_items(job, extendable=jobs is not None and jobs.extendable(job)):  # Again, Extend
             view.add_item(item)
         try:
             sent = await channel.send(
