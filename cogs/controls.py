@@ -94,10 +94,5 @@ async def send_outcome(interaction: discord.Interaction, outcome) -> None:
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
-def result_items(job: Job) -> list[discord.ui.Item]:
-    """The buttons a result carries beside `Remix`."""
-    return [AgainButton(job.id, locale=job.locale)]
-
-
 async def setup(bot: commands.Bot) -> None:
     bot.add_dynamic_items(CancelButton, AgainButton)

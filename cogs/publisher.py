@@ -22,7 +22,8 @@ import discord
 from bot.domain.records import Job
 from bot.engine.outbox import BucketState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
-from cogs.controls import result_items, status_view
+from cogs.controls import AgainButton, status_view
+from cogs.extend import ExtendButton
 from cogs.ratelimits import RateLimits
 from cogs.views import RemixButton, remix_custom_id
 
@@ -37,6 +38,15 @@ HISTORY_LOOKBACK = 100  # messages searched for an earlier post of a result befo
 def result_nonce(job: Job) -> str:
     """At most 25 characters, unique per job."""
     return f"sora-result-{job.id}"[:25]
+
+
+def result_items(job: Job, *, extendable: bool = False) -> list[discord.ui.Item]:
+    """The buttons a result carries beside `Remix`: Again, and Extend where the provider can continue
+    the video (cogs/extend.py)."""
+    items: list[discord.ui.Item] = [AgainButton(job.id, locale=job.locale)]
+    if extendable:
+        items.append(ExtendButton(job.id, locale=job.locale))
+    return items
 
 
 class DiscordPublisher:
@@ -104,7 +114,8 @@ class DiscordPublisher:
                                                  fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id, locale=job.locale))
-        for item in result_items(job):  # Again (and Extend where the provider continues videos)
+        jobs = getattr(self.bot, "jobs", None)
+        for item in result_items(job, extendable=jobs is not None and jobs.extendable(job)):  # Again, Extend
             view.add_item(item)
         try:
             sent = await channel.send(
