@@ -31,6 +31,7 @@ Usage sketch (in the poller, per job)::
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import statistics
 from collections.abc import Sequence
@@ -68,6 +69,18 @@ class ScheduleConfig:
     safety_net_interval: float | None = None
     safety_net_first_share: float = 1.5
     first_poll_unknown: float = 8.0  # no render of this model/size/length known yet: first poll by then
+    # Without progress but with a learned spread of render times (`render_spread`): poll every
+    # `window_lag` seconds across the window where finishes are likely (the first poll one step
+    # past its start), so a finish is noticed within that (p95 target 6 s, less ~1 s to post it);
+    # a window wider than `window_polls` steps is polled more sparsely instead.
+    window_lag: float = 5.0
+    window_polls: float = 15.0
+    # … and the first of those polls comes this share of the window later still: a few of the
+    # quickest finishes wait up to that much longer, in exchange for one poll fewer for every job
+    # (bench/poll_bound.py: spending the allowed 5 % of late finishes first is what the best
+    # schedule does; 4 % leaves room for a window learned a little too early)
+    window_late_share: float = 0.04
+    spread_margin: float = 0.5  # one known render: the window is ±50 % of it; n renders: at least ±50 %/n
 
     def scaled(self, time_scale: float) -> ScheduleConfig:
         """Every absolute duration multiplied by `time_scale` (shares stay as they are)."""
@@ -75,6 +88,7 @@ class ScheduleConfig:
             self, min_delay=self.min_delay * time_scale, max_delay=self.max_delay * time_scale,
             end_margin=self.end_margin * time_scale, stall_max=self.stall_max * time_scale,
             error_base=self.error_base * time_scale, first_poll_unknown=self.first_poll_unknown * time_scale,
+            window_lag=self.window_lag * time_scale,
             error_max=self.error_max * time_scale,
             safety_net_interval=None if self.safety_net_interval is None
             else self.safety_net_interval * time_scale)
@@ -126,6 +140,52 @@ def learned_render_seconds(model: str, size: str, seconds: float, history: Seque
     if samples:
         return statistics.median(samples)
     return baseline_render_seconds(model, size, seconds) * time_scale
+
+
+@dataclass(frozen=True)
+class RenderSpread:
+    """Where the renders of one model/size/length are likely to finish (elapsed seconds since
+    submission), learned from recent ones; `samples`: how many were used."""
+
+    low: float
+    high: float
+    samples: int
+
+
+def render_spread(history: Sequence[float], config: ScheduleConfig = DEFAULT_CONFIG) -> RenderSpread | None:
+    """The window of likely finishes from `history` (recent render times of the same shape, any
+    order), or None without any. Robust: renders under 40 % or over 2.5 × the median are outliers
+    and left out (one stuck or instant render does not stretch it). The window runs from the
+    fastest kept render to the slowest, widened at each end by the mean gap between kept renders
+    (n samples of a range fall short of its ends by about that) and by at least
+    `spread_margin` × median / n (one render says little about the spread)."""
+    samples = [h for h in history if h > 0]
+    if not samples:
+        return None
+    middle = statistics.median(samples)
+    kept = sorted(h for h in samples if 0.4 * middle <= h <= 2.5 * middle)
+    n = len(kept)
+    gap = (kept[-1] - kept[0]) / (n - 1) if n > 1 else 0.0
+    widen = max(gap, config.spread_margin * middle / n)
+    return RenderSpread(low=max(0.0, kept[0] - widen), high=kept[-1] + widen, samples=n)
+
+
+def _window_delay(elapsed: float, spread: RenderSpread, config: ScheduleConfig, rng: random.Random) -> float:
+    """No progress, a learned spread: polls on a grid of `step` seconds from `spread.low` (the first
+    one step and `window_late_share` of the window past it: nothing finishes before), so a finish
+    inside the window waits at most a step (the few quickest a little more); past the window the
+    interval grows by `overdue_growth` of the time over it."""
+    span = spread.high - spread.low
+    step = max(config.window_lag, span / config.window_polls, config.min_delay)
+    origin = spread.low + config.window_late_share * span
+    if elapsed >= spread.high:
+        delay = min(config.max_delay, step + config.overdue_growth * (elapsed - spread.high))
+        return _jittered(delay, config.jitter * config.min_delay, rng)
+    # the next grid point at least half a step away (a poll a little early or late, by jitter or a
+    # busy loop, must not bring another one right after it)
+    k = max(1, math.floor((elapsed - origin) / step + 0.5) + 1)
+    delay = origin + k * step - elapsed
+    return _jittered(max(config.min_delay, delay), config.jitter * config.min_delay, rng)
 
 
 def _finish_estimate(elapsed: float, progress: int | None, previous: tuple[float, int | None] | None,
@@ -218,13 +278,15 @@ def next_poll_delay(
     rng: random.Random,
     previous: tuple[float, int | None] | None = None,
     config: ScheduleConfig = DEFAULT_CONFIG,
+    spread: RenderSpread | None = None,
 ) -> float:
     """Seconds from now until the next status request for one job.
 
     `elapsed`: seconds since submission; `expected`: `expected_render_seconds(...)`; `progress` and
     `state`: the last answer (None before the first one); `previous`: (elapsed, progress) of the poll
     before that, if known; `retry_after` / `poll_hint`: the provider's wishes, honoured as floors;
-    `attempt_errors`: consecutive failed polls (backs off exponentially)."""
+    `attempt_errors`: consecutive failed polls (backs off exponentially); `spread`: the learned
+    window of likely finishes (`render_spread`), used when the provider reports no progress."""
     if state is not None:
         state = VideoState(state)
     if state in (VideoState.COMPLETED, VideoState.FAILED):
@@ -233,6 +295,10 @@ def next_poll_delay(
         previous = None  # not an earlier observation (e.g. the latest one passed twice)
     if config.safety_net_interval is not None:
         delay = _safety_net_delay(max(0.0, elapsed), max(expected, config.min_delay), config, rng)
+    elif progress is None and spread is not None:
+        # No progress, a learned window: wait for it (`max_delay` not applied: nothing like it
+        # finished sooner; one that does hastens its siblings, see the poller), then poll across it.
+        delay = max(config.min_delay, _window_delay(max(0.0, elapsed), spread, config, rng))
     else:
         delay = _base_delay(max(0.0, elapsed), max(expected, config.min_delay), progress, state,
                             previous, config, rng)
