@@ -6,8 +6,14 @@ How: the first poll comes after a share (65 %) of the expected time; once the pr
 progress, the finish time is extrapolated from the progress rate (two observations when given,
 which also cancels out time spent queued) and the next poll is aimed just after it, never more than
 `max_delay` away; past the estimate the interval starts at `min_delay` and widens slowly. Without
-progress (some relays report none) the interval is a fixed share of the expected time, so the
-detection lag is up to ~10 % of it. Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
+progress (some relays report none) the finish can only be guessed from how long renders of the same
+model/size/length took: `render_spread` turns the last ones into a window of likely finishes, and
+the job is polled every `window_lag` (5 s) across it, the first poll one step plus
+`window_late_share` of the window past its start, so a finish is noticed within ~5 s at about the
+least number of requests any schedule needs (bench/poll_bound.py: for renders uniform on 60–120 s,
+5.05 per job for p95 ≤ 6 s; this one needs ~5.9 for p95 ~5 s). With nothing learned yet, the
+interval is a fixed share of the expected time (the poller also looks early, 8 s then doubling,
+for a shape never seen). Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
 consecutive errors back off exponentially, and jitter (±10 % from the injected rng) spreads polls.
 
 With webhooks on (`ScheduleConfig.with_webhooks()`, chosen by `EngineConfig.webhooks`), a verified
@@ -23,7 +29,8 @@ Usage sketch (in the poller, per job)::
     delay = next_poll_delay(elapsed=now - job.submitted_at, expected=expected, progress=video.progress,
                             state=video.state, retry_after=None, poll_hint=video.poll_after_seconds,
                             attempt_errors=job.poll_errors, rng=rng,
-                            previous=(job.last_elapsed, job.last_progress))
+                            previous=(job.last_elapsed, job.last_progress),
+                            spread=render_spread(recent_durations))
     job.next_poll_at = now + delay
     eta = estimate_remaining(elapsed, expected, video.progress, previous=...)
 """
