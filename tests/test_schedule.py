@@ -224,10 +224,11 @@ def test_without_progress_polls_wait_for_the_window_then_step_across_it():
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert all(g == pytest.approx(step, abs=0.45) for g in gaps), gaps
     assert polls[-1] - 118.0 <= step + 0.25 and len(polls) == 13  # 58.5 + 11 steps = 117.2 < 118
-    # a render past the window: the interval widens from a step by 10 % of the time over it, ≤ max_delay
+    # a render past the window: a quarter window more of steps, then wider by 10 % of the time over, ≤ max_delay
     late = window_polls(400.0, spread)
     past = [b - a for a, b in itertools.pairwise(late) if a > 140]
-    assert past == sorted(past, key=lambda g: round(g)) and past[0] > 5 and max(past) <= DEFAULT_CONFIG.max_delay
+    assert all(b >= a - 0.5 for a, b in itertools.pairwise(past)) and past[-1] > past[0] + 5
+    assert max(past) <= DEFAULT_CONFIG.max_delay + 0.25
     # a wide window is stepped more sparsely (≤ 15 steps), a narrow one never under 5 s
     wide = render_spread([100.0, 400.0])
     gaps = [b - a for a, b in itertools.pairwise(window_polls(600.0, wide)) if a < wide.high - 30]
@@ -237,10 +238,12 @@ def test_without_progress_polls_wait_for_the_window_then_step_across_it():
 def test_a_poll_a_little_early_or_late_does_not_bring_another_right_after():
     spread = RenderSpread(low=60.0, high=120.0, samples=20)
     grid = 60.0 + 0.04 * 60 + 5.0  # 67.4, then every 5 s
-    for elapsed in (grid - 0.4, grid, grid + 0.4, grid + 2.0):
+    for elapsed in (grid - 0.4, grid, grid + 0.4, grid + 2.0, grid + 2.6, grid + 4.9):
         wait = delay(elapsed=elapsed, expected=90, progress=None, state="running", spread=spread)
+        assert 2.3 <= wait <= 5.2, elapsed  # at least half a step, at most a step (± jitter)
         off = (elapsed + wait - grid) % 5.0
-        assert 2.5 <= wait <= 5.5 and min(off, 5.0 - off) <= 0.25, elapsed
+        if elapsed <= grid + 2.0:  # back on the grid
+            assert min(off, 5.0 - off) <= 0.65, elapsed
 
 
 def test_the_window_is_only_for_providers_without_progress_or_push():

@@ -186,12 +186,18 @@ def _window_delay(elapsed: float, spread: RenderSpread, config: ScheduleConfig, 
     step = max(config.window_lag, span / config.window_polls, config.min_delay)
     origin = spread.low + config.window_late_share * span
     if elapsed >= spread.high:
-        delay = min(config.max_delay, step + config.overdue_growth * (elapsed - spread.high))
+        # past the window: a window learned from the quickest renders of a batch (the slow ones have
+        # not finished yet) ends too soon, so keep the step a quarter of the window longer, then widen
+        overdue = max(0.0, elapsed - spread.high - 0.25 * span)
+        delay = min(config.max_delay, step + config.overdue_growth * overdue)
         return _jittered(delay, config.jitter * config.min_delay, rng)
     # the next grid point at least half a step away (a poll a little early or late, by jitter or a
-    # busy loop, must not bring another one right after it)
+    # busy loop, must not bring another one right after it), and never more than a step away (the
+    # window moves as renders finish: a grid laid anew must not stretch a gap to 1.5 steps)
     k = max(1, math.floor((elapsed - origin) / step + 0.5) + 1)
     delay = origin + k * step - elapsed
+    if elapsed > origin:
+        delay = min(delay, step)
     return _jittered(max(config.min_delay, delay), config.jitter * config.min_delay, rng)
 
 
