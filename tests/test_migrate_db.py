@@ -10,11 +10,11 @@ from bot.__main__ import main
 from bot.domain.jobs import JobState
 from bot.domain.records import GuildConfig, NewJob
 from bot.migrate_db import migrate_db
+from bot.sandbox.job_paths import walk
 from bot.settings import Settings
 from db.database import open_store
 from db.repository import Repository
 from db.webhooks import WebhookLog
-from tests.job_paths import walk
 from tests.pgtools import fresh_database
 
 NOW = 1_800_000_000.0

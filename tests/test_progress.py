@@ -7,11 +7,11 @@ from bot.domain.jobs import JobState
 from bot.domain.records import NewJob
 from bot.engine.context import EngineConfig, EngineContext
 from bot.engine.progress import publish_progress
+from bot.sandbox.job_paths import walk
 from bot.sandbox.recording import RecordingPublisher
 from bot.sora.simulated import SimulatedProvider
 from db.database import open_store
 from db.repository import Repository
-from tests.job_paths import walk
 
 
 class Clock:

@@ -11,9 +11,9 @@ import pytest
 
 from bot.domain.jobs import IllegalTransition, JobState
 from bot.domain.records import GuildConfig, NewJob, UsageRows
+from bot.sandbox.job_paths import walk
 from db.database import latest_version, migration_state, open_database, open_store
 from db.repository import Repository
-from tests.job_paths import walk
 
 
 class Clock:

@@ -1,5 +1,6 @@
-"""Put a stored job into a state for a test by the legal road: the shortest path through the transition
-table (bot/domain/jobs.py), each step a real `Repository.transition`, `changes` written on the last."""
+"""Put a stored job into a state (a test's or a scenario's setup) by the legal road: the shortest path
+through the transition table (bot/domain/jobs.py), each step a real `transition` of the store, with
+`changes` written at the end."""
 
 from __future__ import annotations
 
