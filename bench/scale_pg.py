@@ -233,7 +233,7 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
             [sys.executable, __file__, "--worker", "--url", url, "--relay", relay.base_url, "--index", str(i),
              "--count", str(count), "--total", str(count * 2), "--scale", str(args.scale), "--window",
              str(args.window), "--rate", str(args.rate), "--seed", str(args.seed), "--timeout", str(args.timeout),
-             "--concurrency", str(args.concurrency)],
+             "--concurrency", str(args.concurrency), *(["--profile", args.profile] if args.profile else [])],
             stdout=subprocess.PIPE) for i in range(2)]
         outs = await asyncio.gather(*(asyncio.to_thread(p.communicate) for p in procs))
         counts = await relay.counts()
@@ -275,6 +275,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight per process")
+    parser.add_argument("--profile", help="write each worker's cProfile stats to PROFILE.<index>")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--relay", help=argparse.SUPPRESS)
@@ -283,7 +284,15 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(asyncio.run(worker(args))))
+        if args.profile:  # where a worker's time goes: cProfile, dumped per worker for pstats
+            import cProfile
+
+            profiler = cProfile.Profile()
+            out = profiler.runcall(asyncio.run, worker(args))
+            profiler.dump_stats(f"{args.profile}.{args.index}")
+        else:
+            out = asyncio.run(worker(args))
+        print(json.dumps(out))
         return 0
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))
