@@ -9,7 +9,8 @@ that no job was claimed twice. The same on SQLite with one repository.
 Part 2 (in flight): the fake relay in a child process; two worker processes (`--worker`), each a
 real engine (poller, service, the shared rate cap in the database) on the same PostgreSQL
 database, each sending `--jobs / 2` requests through `JobService.request_video`. Renders last
-20–40 min unscaled so every job stays in flight; after all are upstream, a `--window` of polling is
+60–120 min unscaled (15–30 min real at --scale 0.25) so every job stays in flight; after all are
+upstream, a `--window` of polling is
 measured: loop lag (a 10 ms ticker in each worker), status polls, database statements (every call
 through the adapter is counted) per admitted job and per status poll.
 
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import os
 import random
 import subprocess
 import sys
@@ -213,7 +216,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
                 if not outcome.accepted:
                     raise SystemExit(f"job {n} refused: {outcome.message}")
 
-            await asyncio.gather(*(ask(args.index * args.count + i, rng.uniform(20 * 60, 40 * 60) * scale,
+            await asyncio.gather(*(ask(args.index * args.count + i, rng.uniform(60 * 60, 120 * 60) * scale,
                                        rng.choice((4, 8, 12))) for i in range(args.count)))
             t_requested = time.monotonic()
             while True:
@@ -237,9 +240,19 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
                                        "AND last_poll_at IS NOT NULL")
         finally:
             await ticker.stop()
-            await poller.stop(grace=2)
-            await provider.aclose()
-            await db.close()
+            t_stop = time.monotonic()
+            steps: list[str] = []
+
+            async def shut_down() -> None:
+                for name, step in (("poller", lambda: poller.stop(grace=2)), ("provider", provider.aclose),
+                                   ("database", db.close)):
+                    steps.append(name)
+                    await step()
+                steps.append("done")
+
+            with contextlib.suppress(TimeoutError):  # reported; the process then exits without asyncio's teardown
+                await asyncio.wait_for(shut_down(), timeout=60)
+            shutdown = {"seconds": round(time.monotonic() - t_stop, 1), "reached": steps[-1]}
     lags = [x * 1000 for x in ticker.lags]
     return {"index": args.index, "requested": args.count,
             "caps": {"per_member": user_cap, "per_guild": guild_cap}, "requesting_s": round(t_requested - t0, 1),
@@ -251,7 +264,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
             "in_flight_at_end_all_processes": upstream_end, "states_at_end": states_end,
             "in_flight_polled_at_least_once_all_processes": polled[0],
             "rss_peak_mb": round(status_kb("VmHWM") / 1024, 1), "lag_ms_all": summary(lags, 1, points=(50, 99)),
-            "lag_ms_polling": summary(lags[lag_mark:], 1, points=(50, 99))}
+            "lag_ms_polling": summary(lags[lag_mark:], 1, points=(50, 99)), "shutdown": shutdown}
 
 
 async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -282,7 +295,8 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "lag_p99_ms_worst_process": max(w["lag_ms_all"]["p99"] for w in workers),
             "lag_max_ms_worst_process": max(w["lag_ms_all"]["max"] for w in workers),
             "admission_turn_max_ms": max(w["admission_turn_ms"]["max"] for w in workers),
-            "rss_peak_mb_worst_process": max(w["rss_peak_mb"] for w in workers)}
+            "rss_peak_mb_worst_process": max(w["rss_peak_mb"] for w in workers),
+            "shutdown": [w["shutdown"] for w in workers]}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -326,7 +340,9 @@ def main() -> int:
             profiler.dump_stats(f"{args.profile}.{args.index}")
         else:
             out = asyncio.run(worker(args))
-        print(json.dumps(out))
+        print(json.dumps(out), flush=True)
+        if out["shutdown"]["reached"] != "done":  # a shutdown that hung: leave without waiting for it
+            os._exit(0)
         return 0
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))
