@@ -258,6 +258,7 @@ async def test_render_that_never_finishes_times_out_refunded(tmp_path):
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "timed_out"
         assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+        await h.ctx.outbox.drain()  # the notice follows the state change through the outbox
         assert "never finished" in h.publisher.failures[0].text
 
 
