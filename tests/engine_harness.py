@@ -5,15 +5,24 @@ wired by `build_engine` (bot/engine/wiring.py) as the bot wires it."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from bot.domain.records import Job
 from bot.engine.context import EngineConfig
 from bot.engine.wiring import build_engine
 from bot.sandbox.recording import RecordingPublisher
+from bot.sandbox.recording import make_settings as sandbox_settings
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from db.database import open_store
 from db.repository import Repository
+from tests.pgtools import database_url
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    """The sandbox's settings (bot/sandbox/recording.py) on this test's database: SQLite under
+    `tmp_path`, or with TEST_DATABASE=postgres a fresh PostgreSQL database (tests/pgtools.py)."""
+    return sandbox_settings(tmp_path, **{"DATABASE_URL": database_url(tmp_path), **overrides})
 
 
 class Harness:

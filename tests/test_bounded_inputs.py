@@ -14,10 +14,10 @@ from bot import admin
 from bot.admin import AdminInputError
 from bot.metrics import FAILURE_REASONS, Metrics, failure_reason
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.factory import build_provider
 from cogs.views import RemixModal
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from bot import quota
 from bot.engine.ports import DeliveryRejected
-from bot.sandbox.recording import RecordingPublisher, make_settings, member
+from bot.sandbox.recording import RecordingPublisher, member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 PRICES = {"sora-2": "0.10"}

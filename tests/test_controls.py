@@ -7,10 +7,10 @@ import pytest
 from bot import texts_controls as words
 from bot.domain.jobs import TERMINAL, JobState, can_transition
 from bot.engine.controls import again, cancel_job
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.simulated import SimulatedProvider
 from bot.texts import MAX_CONTENT, JobView, discord_len, status_text
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 
 @pytest.fixture

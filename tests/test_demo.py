@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.demo import demo
 from bot.media import probe
-from bot.sandbox.product import product_settings
+from tests.e2e.product import product_settings
 
 
 async def test_demo_shows_the_whole_flow_and_makes_three_videos(tmp_path):

@@ -10,9 +10,9 @@ import pytest
 
 from bot.domain.jobs import JobState
 from bot.media import probe
-from bot.sandbox.recording import RecordingPublisher, make_settings, member
+from bot.sandbox.recording import RecordingPublisher, member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ async def test_restart_mid_submission_reconciles_without_a_second_create(tmp_pat
     from bot.sora.models import CreateVideo
 
     await provider.create(CreateVideo(prompt=job.prompt, seconds=4), idempotency_key=job.idempotency_key)
-    await h.conn.close()
+    await h.db.close()  # the process dies: no graceful stop
 
     async with Harness(settings, provider) as h2:
         done = await h2.wait_for(job.id, "delivered")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from bot.engine.controls import extend, parse_length
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.factory import build_provider
 from bot.sora.retry import RetryPolicy
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 
 def relay_settings(tmp_path, relay: FakeRelay, dialect: str = "openai", **more):

@@ -11,10 +11,10 @@ import logging
 import pytest
 
 from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.openrouter import OpenRouterProvider
 from bot.sora.retry import RetryPolicy
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 KEY = "sk-or-v1-engine-test"
 MODELS = "google/veo-3.1,alibaba/wan-2.6,kwaivgi/kling-v3.0-pro"

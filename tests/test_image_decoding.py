@@ -15,10 +15,10 @@ from PIL import Image
 
 from bot import images
 from bot.engine import service as service_module
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.errors import InvalidRequest
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 
 def png_claiming(width: int, height: int) -> bytes:

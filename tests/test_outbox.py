@@ -15,8 +15,9 @@ from bot.domain.records import NewJob
 from bot.engine.outbox import EDIT, POST, BucketState, ChannelOutbox
 from bot.sandbox.recording import RecordingPublisher
 from cogs.ratelimits import RateLimits
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
+from tests.pgtools import database_url
 
 
 class SlowPublisher(RecordingPublisher):
@@ -48,7 +49,7 @@ class SlowPublisher(RecordingPublisher):
 
 
 async def _jobs(tmp_path, count: int):
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     repo = Repository(conn)
     jobs = []
     for i in range(count):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bot.domain.records import Job
 from bot.metrics import Metrics
-from bot.sandbox.recording import RecordingPublisher, make_settings, member
+from bot.sandbox.recording import RecordingPublisher, member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 
 class HangsOnce(RecordingPublisher):

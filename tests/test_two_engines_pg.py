@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.simulated import SimulatedProvider
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 from tests.pgtools import fresh_database
 
 

@@ -24,11 +24,11 @@ import httpx
 from standardwebhooks import Webhook
 
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.factory import build_provider
 from bot.webhooks.receiver import WebhookReceiver
 from db.webhooks import WebhookLog
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 SECRET = "whsec_" + "c29yYS1ib3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmJ5dGVz"  # base64 of 32 ASCII bytes
 OTHER = "whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC1vdGhlci1zZWM="

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import httpx
 
 from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
-from bot.sandbox.recording import make_settings, member
+from bot.sandbox.recording import member
 from bot.sora.factory import build_provider
 from bot.webhooks.receiver import WebhookReceiver
-from tests.engine_harness import Harness
+from tests.engine_harness import Harness, make_settings
 
 KEY = "sk-or-v1-webhooks"
 SECRET = "whsec_" + "c29yYS1ib3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmJ5dGVz"  # one secret for both routes

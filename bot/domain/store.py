@@ -11,17 +11,17 @@ Rules every implementation keeps (tests/test_repository.py runs them against bot
   table in bot/domain/jobs.py before anything is written; `update` never changes a state;
 - `create_job` reads usage, decides and inserts in ONE transaction; `end_job` and `mark_delivered`
   move the job and settle or refund its reservation in ONE transaction;
-- claims (`claim_due`, `claim_requested`) are atomic: two processes never hold the same job.
+- claims (`claim_due`, `claim_requested`, `claim_requested_many`) are atomic: two processes never hold the same job.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from bot.domain.jobs import JobState
-from bot.domain.records import GuildConfig, Job, NewJob, SubmissionPause, UsageRows
+from bot.domain.records import GuildConfig, Job, NewJob, SubmissionPause, UsageRows, Waiting
 
 T = TypeVar("T")
 
@@ -67,7 +67,12 @@ class JobStore(Protocol):
 
     async def ended_with_files(self) -> list[Job]: ...
 
-    async def starts_since(self, since: float) -> list[tuple[int, float]]: ...
+    async def jobs_by_ids(self, job_ids: Sequence[int]) -> dict[int, Job]: ...
+
+    # admission: the waiting queue read light, and the round-robin memory counted in the database
+    async def waiting_for_admission(self) -> list[Waiting]: ...
+
+    async def served_since_oldest_waiting(self) -> dict[int, int]: ...
 
     async def recent_render_seconds(self, model: str, limit: int = 20, *, size: str | None = None,
                                     seconds: int | None = None) -> list[float]: ...
@@ -78,6 +83,9 @@ class JobStore(Protocol):
     async def claim_due(self, now: float, *, limit: int, lease: float) -> list[Job]: ...
 
     async def claim_requested(self, job_id: int, now: float, *, lease: float | None = None) -> Job | None: ...
+
+    async def claim_requested_many(self, job_ids: Sequence[int], now: float, *,
+                                   lease: float | None = None) -> list[Job]: ...
 
     async def extend_lease(self, job_id: int, until: float) -> bool: ...
 

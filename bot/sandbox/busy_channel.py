@@ -41,7 +41,7 @@ from bot.sora.dialects import profile_for
 from bot.sora.openrouter import OpenRouterProvider
 from bot.webhooks.receiver import WebhookReceiver
 from cogs.views import remix_custom_id
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
 
 KEY = "busy-channel-key-0123456789"
@@ -86,8 +86,9 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
                            edit_bucket: tuple[int, float] | None = (5, 5.0),
                            post_bucket: tuple[int, float] | None = (5, 5.0),
                            after_each: Any = None, history: list[float] = (),
-                           webhooks: bool = False) -> BusyRun:
-    """Run `plan` in one channel; buckets are (count, unscaled seconds)."""
+                           webhooks: bool = False, database_url: str | None = None) -> BusyRun:
+    """Run `plan` in one channel; buckets are (count, unscaled seconds). `database_url`: the store
+    (default: a SQLite file in a temporary folder)."""
     if webhooks and dialect != "openrouter":
         raise ValueError("webhooks: only the OpenRouter fake pushes per job here (see bench/webhooks.py)")
     scaled = lambda b: (b[0], b[1] * scale) if b else None  # noqa: E731
@@ -102,8 +103,8 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
                 folder, fake, SORA_MAX_CONCURRENT_JOBS=len(plan) + 1, QUOTA_USER_CONCURRENT="",
                 QUOTA_GUILD_CONCURRENT="", QUOTA_USER_VIDEOS_PER_DAY="", QUOTA_GUILD_USD_PER_MONTH="",
                 QUOTA_GUILD_SECONDS_PER_MONTH="", QUOTA_USER_SECONDS_PER_DAY="", QUOTA_DEFAULT_SECONDS="4,8,12",
-                LOG_LEVEL="WARNING")
-            conn = await open_database(settings.database_path)
+                LOG_LEVEL="WARNING", **({"DATABASE_URL": database_url} if database_url else {}))
+            conn = await open_store(settings.database_url)
             trusted = [relay.cdn_origin]  # the fake's loopback CDN, as an operator would list it
             port = _free_port() if webhooks else 0
             if dialect == "openrouter":

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 IN_PROGRESS_WORDS = ("waiting in line", "sending", "checking", "queued", "rendering", "fetching", "posting")
 

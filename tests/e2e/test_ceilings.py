@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import product_settings, running_product
+from bot.sandbox.product import running_product
 from bot.texts import GUILD_NOT_ALLOWED
+from tests.e2e.product import product_settings
 
 ELSEWHERE = "123456789012345678"  # a server id that is not the fake's
 

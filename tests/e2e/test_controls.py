@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from bot.sandbox.fake_discord import ClientRefused, FakeDiscord, StoredMessage
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 RESULT_TIMEOUT = 30
 

@@ -13,8 +13,8 @@ from bot import media
 from bot.sandbox.fake_discord import ClientRefused, FakeDiscord, InteractionHandle, StoredMessage
 from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 from tests.e2e.test_openrouter import KEY, openrouter_settings, settled
 from tests.e2e.test_remix import make_video
 

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from bot.sandbox.fake_discord import ClientRefused
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 async def make_videos(fake, user: str, prompts: list[str]) -> list[tuple[int, int]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 async def test_sora_posts_the_video_mentioning_only_the_requester(fake, tmp_path):

@@ -9,8 +9,8 @@ import httpx
 from bot.app import health_checks
 from bot.health import HealthServer
 from bot.sandbox.fake_discord import FakeDiscord
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 async def test_health_and_metrics_of_a_running_bot(tmp_path):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_discord.rules import localized_name_ok
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 async def ask(fake: FakeDiscord, user: str, command: str, options: dict | None = None) -> str:

@@ -10,8 +10,8 @@ import pytest
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_providers.openrouter import FakeOpenRouter
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 from tests.e2e.test_remix import fill_in, remix_result_of
 
 KEY = "sk-or-v1-e2e"

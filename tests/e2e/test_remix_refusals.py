@@ -4,9 +4,9 @@ video's channel, and every refusal reads the same whatever the reason; the conte
 from __future__ import annotations
 
 from bot.sandbox.fake_discord import FakeDiscord, Perm
-from bot.sandbox.product import product_settings, running_product
+from bot.sandbox.product import running_product
 from bot.texts import remix_refused
-from tests.e2e.product import is_result, job_id_of
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 
 async def slash_answer(fake: FakeDiscord, user: str, options: dict) -> str:

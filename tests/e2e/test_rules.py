@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot.sandbox.fake_discord import FakeDiscord, Perm
-from bot.sandbox.product import product_settings, running_product
-from tests.e2e.product import is_result, job_id_of
+from bot.sandbox.product import running_product
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 MESSAGES = r"^/channels/\d+/messages$"
 

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from bot.app import ShardedSoraBot
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_discord.gateway import shard_for
-from bot.sandbox.product import product_settings, running_product
+from bot.sandbox.product import running_product
 from bot.settings import parse_shard_ids
+from tests.e2e.product import product_settings
 
 
 def test_shard_id_specs():

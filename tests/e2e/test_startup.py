@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from bot.sandbox.fake_discord import FakeDiscord, Perm
-from bot.sandbox.product import product_settings, running_product
+from bot.sandbox.product import running_product
+from tests.e2e.product import product_settings
 
 
 async def test_commands_are_synced_with_the_contract_names(tmp_path):

@@ -9,9 +9,9 @@ import time
 
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.fake_providers.relay import FakeRelay
-from bot.sandbox.product import product_settings, running_product
+from bot.sandbox.product import running_product
 from bot.webhooks.receiver import webhook_receiver_from_settings
-from tests.e2e.product import is_result, job_id_of
+from tests.e2e.product import is_result, job_id_of, product_settings
 
 SECRET = "whsec_c29yYS1ib3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmJ5dGVz"
 
