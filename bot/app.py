@@ -112,7 +112,8 @@ class SoraBot(commands.Bot):
         self.jobs = JobService(self.engine_ctx, self.poller, settings, catalog=self.catalog)
         self.commands_synced = asyncio.Event()
         self.closing = False
-        self.tree.interaction_check = self._accepting
+        # A per-instance check instead of a CommandTree subclass: it needs this bot's state.
+        self.tree.interaction_check = self._accepting  # type: ignore[method-assign]
         self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
@@ -299,8 +300,8 @@ async def serve(settings: Settings) -> int:
             runner = asyncio.create_task(bot.start(settings.require_discord()))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if runner in done and runner.exception() is not None:
-                raise runner.exception()
+            if runner in done and (failure := runner.exception()) is not None:
+                raise failure
             log.info("shutting down")
             await bot.close()
             stopper.cancel()

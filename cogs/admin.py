@@ -20,7 +20,7 @@ from bot.engine.service import Requester
 from bot.i18n import tr
 from bot.texts import admin_only, shorten, usd
 from bot.texts_controls import report_chart_name
-from cogs.common import is_manager, sora_bot
+from cogs.common import guild_id_of, is_manager, sora_bot
 from db.repository import GuildConfig
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="show", description="This server's limits, tiers, channels and prices")
     async def show(self, interaction: discord.Interaction) -> None:
-        repo, guild_id = self.bot.repo, interaction.guild_id
+        repo, guild_id = self.bot.repo, guild_id_of(interaction)
         config = await repo.guild_config(guild_id)
         limits = admin.guild_limits(quota.Limits.from_settings(self.bot.settings), config.limits)
         lines = [tr("admin.show_title"), *admin.describe_limits(limits)]
@@ -127,12 +127,12 @@ class AdminGroup(app_commands.Group):
         chosen = model.strip()
         catalog = self.bot.catalog.current()
         if chosen.lower() in ("default", "clear", "none", ""):
-            await self.bot.repo.set_guild_default_model(interaction.guild_id, None, by=interaction.user.id)
+            await self.bot.repo.set_guild_default_model(guild_id_of(interaction), None, by=interaction.user.id)
             return await self._reply(interaction, texts.default_model_set(None))
         if catalog.get(chosen) is None:
             return await self._reply(interaction, texts.unknown_model(chosen, catalog.ids))
-        await self.bot.repo.set_guild_default_model(interaction.guild_id, chosen, by=interaction.user.id)
-        allowed = (await self.bot.jobs.limits_for(Requester(interaction.guild_id, 0, 0))).allowed_models
+        await self.bot.repo.set_guild_default_model(guild_id_of(interaction), chosen, by=interaction.user.id)
+        allowed = (await self.bot.jobs.limits_for(Requester(guild_id_of(interaction), 0, 0))).allowed_models
         note = "" if allowed is None or chosen in allowed else "\n" + texts.default_model_not_allowed(chosen)
         await self._reply(interaction, texts.default_model_set(chosen) + note)
 
@@ -144,7 +144,7 @@ class AdminGroup(app_commands.Group):
                 for label, value in choices.filter_choices(pairs, current)]
 
     async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
-        config = await self.bot.repo.guild_config(interaction.guild_id)
+        config = await self.bot.repo.guild_config(guild_id_of(interaction))
         merged = admin.apply_changes(config.limits, changes)
         await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, merged, config.channels, config.prices),
                                               by=interaction.user.id, action="limits.set", detail=detail)
@@ -154,7 +154,7 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(value="A number, 'unlimited', or a comma-separated list; 'clear' removes the setting")
     async def tier(self, interaction: discord.Interaction, role: discord.Role,
                    setting: app_commands.Choice[str], value: str) -> None:
-        tiers = await self.bot.repo.role_tiers(interaction.guild_id)
+        tiers = await self.bot.repo.role_tiers(guild_id_of(interaction))
         data = dict(tiers.get(role.id, {}))
         text = value.strip().lower()
         try:
@@ -168,7 +168,7 @@ class AdminGroup(app_commands.Group):
                 data[setting.value] = admin.parse_number(setting.value, value)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        await self.bot.repo.set_role_tier(interaction.guild_id, role.id, data or None, by=interaction.user.id)
+        await self.bot.repo.set_role_tier(guild_id_of(interaction), role.id, data or None, by=interaction.user.id)
         await self._reply(interaction, tr("admin.tier_set", role=role.mention, tier=admin.describe_tier(data)))
 
     @app_commands.command(name="channels", description="Limit the bot to some channels, or answer everywhere")
@@ -176,16 +176,16 @@ class AdminGroup(app_commands.Group):
                                                       value=n) for n in ("add", "remove", "everywhere")])
     async def channels(self, interaction: discord.Interaction, action: app_commands.Choice[str],
                        channel: discord.TextChannel | None = None) -> None:
-        config = await self.bot.repo.guild_config(interaction.guild_id)
+        config = await self.bot.repo.guild_config(guild_id_of(interaction))
         current = list(config.channels or [])
-        if action.value != "everywhere" and channel is None:
+        if action.value == "everywhere":
+            current = []
+        elif channel is None:
             return await self._reply(interaction, tr("admin.pick_channel"))
-        if action.value == "add" and channel.id not in current:
+        elif action.value == "add" and channel.id not in current:
             current.append(channel.id)
         elif action.value == "remove" and channel.id in current:
             current.remove(channel.id)
-        elif action.value == "everywhere":
-            current = []
         await self.bot.repo.save_guild_config(
             GuildConfig(config.guild_id, config.limits, current or None, config.prices), by=interaction.user.id,
             action="channels.set", detail=",".join(map(str, current)) or "everywhere")
@@ -201,7 +201,7 @@ class AdminGroup(app_commands.Group):
             value = admin.parse_number("guild_usd_per_month", usd_per_second)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        config = await self.bot.repo.guild_config(interaction.guild_id)
+        config = await self.bot.repo.guild_config(guild_id_of(interaction))
         prices = dict(config.prices or {})
         if value is None:
             prices.pop(key, None)
@@ -217,7 +217,7 @@ class AdminGroup(app_commands.Group):
     async def report(self, interaction: discord.Interaction) -> None:
         now = datetime.fromtimestamp(self.bot.engine_ctx.clock(), UTC)
         since = quota.month_start(now).timestamp()
-        rows = await self.bot.repo.guild_report(interaction.guild_id, since, limit=10)
+        rows = await self.bot.repo.guild_report(guild_id_of(interaction), since, limit=10)
         videos = sum(r[1] for r in rows)
         seconds = sum(r[2] for r in rows)
         spend = sum(r[3] for r in rows)
@@ -230,17 +230,18 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="block", description="Stop a member from making videos here")
     async def block(self, interaction: discord.Interaction, member: discord.Member, reason: str = "") -> None:
-        await self.bot.repo.set_blocked(interaction.guild_id, member.id, True, by=interaction.user.id, reason=reason)
+        await self.bot.repo.set_blocked(guild_id_of(interaction), member.id, True, by=interaction.user.id,
+                                        reason=reason)
         await self._reply(interaction, tr("admin.blocked", member=member.mention))
 
     @app_commands.command(name="unblock", description="Let a blocked member make videos again")
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        await self.bot.repo.set_blocked(interaction.guild_id, member.id, False, by=interaction.user.id)
+        await self.bot.repo.set_blocked(guild_id_of(interaction), member.id, False, by=interaction.user.id)
         await self._reply(interaction, tr("admin.unblocked", member=member.mention))
 
     @app_commands.command(name="log", description="Recent changes to these settings, and who made them")
     async def log(self, interaction: discord.Interaction) -> None:
-        rows = await self.bot.repo.admin_log(interaction.guild_id, limit=15)
+        rows = await self.bot.repo.admin_log(guild_id_of(interaction), limit=15)
         lines = [tr("admin.log_title")] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
                                           for r in rows]
         await self._reply(interaction, "\n".join(lines) if rows else tr("admin.log_empty"))
@@ -250,8 +251,8 @@ class AdminGroup(app_commands.Group):
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def language(self, interaction: discord.Interaction, language: app_commands.Choice[str]) -> None:
         chosen = None if language.value == "default" else i18n.normalize(language.value)
-        await self.bot.repo.set_guild_language(interaction.guild_id, chosen, by=interaction.user.id)
-        public = await self.bot.jobs.public_locale(interaction.guild_id, str(interaction.guild_locale or ""))
+        await self.bot.repo.set_guild_language(guild_id_of(interaction), chosen, by=interaction.user.id)
+        public = await self.bot.jobs.public_locale(guild_id_of(interaction), str(interaction.guild_locale or ""))
         await self._reply(interaction, tr("admin.language_set", language=i18n.NAMES[public])
                           + ("" if chosen else " " + tr("admin.language_from_discord")))
 

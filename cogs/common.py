@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import discord
+from discord import app_commands
 
 from bot import i18n
 from bot.engine.service import Requester
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
 
 def sora_bot(client: discord.Client) -> SoraBot:
     return client  # type: ignore[return-value]
+
+
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server of a `guild_only` command's interaction (Discord never sends one from a DM)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
 
 
 def is_manager(member: discord.abc.User, owner_ids: list[int]) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -38,6 +38,14 @@ def result_nonce(job: Job) -> str:
     """At most 25 characters, unique per job."""
     return f"sora-result-{job.id}"[:25]
 
+
+
+def _reference(job: Job) -> dict[str, Any]:
+    """`send`'s `reference=` for a job that answers a message (a remix asked by reply), else nothing."""
+    if not job.reply_to_message_id:
+        return {}
+    return {"reference": discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
+                                                  fail_if_not_exists=False)}
 
 class DiscordPublisher:
     def __init__(self, bot: commands.Bot, rate_limits: RateLimits | None = None) -> None:
@@ -83,12 +91,11 @@ class DiscordPublisher:
                 return job.status_message_id
             except discord.NotFound:
                 log.info("status message was deleted; posting a new one", extra=job.log_extra())
-        reference = None
-        if job.reply_to_message_id:
-            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
-                                                 fail_if_not_exists=False)
-        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), reference=reference,
-                                  view=status_view(job))
+        extra = _reference(job)
+        view = status_view(job)
+        if view is not None:
+            extra["view"] = view
+        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), **extra)
         return sent.id
 
     async def publish_result(self, job: Job, video: Path, caption: str) -> int:
@@ -98,10 +105,6 @@ class DiscordPublisher:
             if found is not None:
                 log.info("result was already posted as %s; not posting again", found, extra=job.log_extra())
                 return found
-        reference = None
-        if job.reply_to_message_id:
-            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
-                                                 fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id, locale=job.locale))
         for item in result_items(job):  # Again (and Extend where the provider continues videos)
@@ -111,7 +114,7 @@ class DiscordPublisher:
                 caption, file=discord.File(video, filename=f"sora-{job.id}.mp4"), view=view,
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], everyone=False,
                                                          roles=False, replied_user=False),
-                nonce=result_nonce(job), reference=reference)
+                nonce=result_nonce(job), **_reference(job))
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -151,3 +154,9 @@ def _delivery_error(exc: discord.HTTPException) -> Exception:
         # Missing permissions can be fixed by an admin: retried with backoff, then given up.
         return DeliveryRetryable(f"missing permission to post here (code {exc.code})", retry_after=60)
     return DeliveryRetryable(f"Discord error {exc.status} (code {exc.code})")
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.engine.ports import Publisher
+
+    _implements: type[Publisher] = DiscordPublisher

@@ -37,7 +37,7 @@ from bot.engine.jobs import (
     JobState,
     can_transition,
 )
-from db.backend import Database, Row, SqliteDatabase
+from db.backend import Database, Row, SqliteDatabase, scalar
 from db.catalog import CatalogQueries
 from db.controls import ControlsQueries
 from db.languages import LanguageQueries
@@ -452,12 +452,12 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
     async def take_rate_slot(self, provider: str, now: float, interval: float) -> float:
         """GCRA, one atomic statement: move `provider`'s theoretical arrival time on by `interval`
         (from now if it lies in the past) and return the new value (bot/engine/shared_rate.py)."""
-        row = await self._one(
+        tat = await scalar(self.db,
             """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
                ON CONFLICT (provider) DO UPDATE SET
                    tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END + ?
                RETURNING tat""", (provider, now + interval, now, now, interval))
-        return float(row[0])
+        return float(tat)
 
     async def hold_rate(self, provider: str, until: float) -> None:
         """No slot for `provider` before `until` (a 429's Retry-After, for every process)."""

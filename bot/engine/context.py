@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
-from bot.engine.ratelimit import TokenBucket
+from bot.engine.ratelimit import RateCap, TokenBucket
 from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
 from bot.i18n import DEFAULT as DEFAULT_LOCALE
 from bot.sora.base import VideoProvider
@@ -69,15 +69,15 @@ class EngineContext:
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
     metrics: Metrics | None = None
-    bucket: TokenBucket | None = None
+    bucket: RateCap | None = None  # the request-rate cap to use; None: a TokenBucket from `config`
     # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
     guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
 
     outbox: ChannelOutbox = field(init=False)
+    rate: RateCap = field(init=False)  # every upstream request takes a token from it first
 
     def __post_init__(self) -> None:
-        if self.bucket is None:
-            self.bucket = TokenBucket(self.config.requests_per_second, self.config.burst)
+        self.rate = self.bucket or TokenBucket(self.config.requests_per_second, self.config.burst)
         scale = self.config.time_scale
         self.outbox = ChannelOutbox(self.publisher, self.repo, clock=self.clock, default_limit=self.config.edit_limit,
                                     default_window=self.config.edit_window * scale, margin=0.25 * scale,

@@ -35,16 +35,18 @@ def _backoff(attempt: int, scale: float) -> float:
 
 async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> None:
     """`job` is `completed`: fetch the MP4 to DATA_DIR, verify it, move on to delivering."""
-    job = await ctx.repo.transition(job.id, JobState.COMPLETED, JobState.DOWNLOADING)
-    if job is None:
+    claimed = await ctx.repo.transition(job.id, JobState.COMPLETED, JobState.DOWNLOADING)
+    if claimed is None:
         return
+    job = claimed
     dest = ctx.videos_dir() / f"job-{job.id}.mp4"
     partial = dest.with_suffix(".part")
     try:
         if video is None:
-            await ctx.bucket.acquire()
+            assert job.provider_id is not None, "a completed job has its provider id"
+            await ctx.rate.acquire()
             video = await ctx.provider.retrieve(job.provider_id)
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         size = await ctx.provider.download(video, partial)
         info = await media.probe(partial)
     except errors.DownloadExpired as exc:
@@ -71,11 +73,11 @@ async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> 
     partial.replace(dest)
     log.info("downloaded %d bytes, %.1fs %dx%d", size, info.duration, info.width, info.height,
              extra=ctx.extra(job))
-    job = await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.DELIVERING, file_path=str(dest),
-                                    file_size=size, duration=info.duration, attempts=0,
-                                    completed_at=job.completed_at or ctx.clock())
-    if job is not None:
-        await deliver(ctx, job, info)
+    moved = await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.DELIVERING, file_path=str(dest),
+                                      file_size=size, duration=info.duration, attempts=0,
+                                      completed_at=job.completed_at or ctx.clock())
+    if moved is not None:
+        await deliver(ctx, moved, info)
 
 
 async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = None) -> None:
@@ -89,7 +91,10 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
         return
     # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
     # publisher to look for the earlier post in the channel before posting again.
-    job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
+    counted = await ctx.repo.update(job.id, attempts=job.attempts + 1)
+    if counted is None:  # the row is gone (deleted by hand): nothing to deliver
+        return
+    job = counted
     charge, billed = await _settlement(ctx, job)  # read now: the post and its record should be close together
     try:
         limit = await ctx.publisher.upload_limit(job)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def fair_order(waiting: Sequence[T], key_user: Callable[[T], Hashable], key_time: Callable[[T], Any], *,
@@ -48,9 +49,9 @@ def fair_order(waiting: Sequence[T], key_user: Callable[[T], Hashable], key_time
     return [entry[3] for entry in ranked]
 
 
-def queue_positions(waiting: Sequence[T], key_id: Callable[[T], Hashable], key_user: Callable[[T], Hashable],
+def queue_positions(waiting: Sequence[T], key_id: Callable[[T], K], key_user: Callable[[T], Hashable],
                     key_time: Callable[[T], Any], *, ahead: int = 0,
-                    running: Mapping[Hashable, int] | None = None) -> dict[Hashable, int]:
+                    running: Mapping[Hashable, int] | None = None) -> dict[K, int]:
     """1-based place in line of each waiting job, by `fair_order`; `ahead` shifts every place (e.g.
     jobs already handed to a starting worker but not yet running)."""
     return {key_id(item): ahead + place

@@ -291,8 +291,8 @@ class ChannelOutbox:
             return
         if run.cancelled():
             call.future.cancel()
-        elif run.exception() is not None:  # handed to the awaiting step, which decides
-            call.future.set_exception(run.exception())
+        elif (failure := run.exception()) is not None:  # handed to the awaiting step, which decides
+            call.future.set_exception(failure)
         else:
             call.future.set_result(run.result())
 

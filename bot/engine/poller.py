@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Hashable
 
 from bot import i18n
 from bot.engine import deliver, retention, submit
@@ -297,10 +298,12 @@ class Poller:
     async def _caps(self, waiting: list[Job], by_user: Counter, by_guild: Counter) -> list[Cap[Job]]:
         """Per-member caps (recorded on each job when asked: role tiers and bypass applied) and
         per-guild caps (the guild's limits)."""
-        user_caps = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}  # the newest ask wins
+        # the newest ask wins
+        user_caps: dict[Hashable, int | None] = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}
         caps = [Cap(_user, by_user, user_caps.get)]
         if self.ctx.guild_cap is not None:
-            guild_caps = {g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}
+            guild_caps: dict[Hashable, int | None] = {
+                g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}
             caps.append(Cap(lambda j: j.guild_id, by_guild, guild_caps.get))
         return caps
 
@@ -367,7 +370,8 @@ class Poller:
 
 async def poll_status(ctx: EngineContext, job: Job) -> None:
     """Ask the provider about one queued/running job and act on the answer."""
-    await ctx.bucket.acquire()
+    assert job.provider_id is not None, "a queued/running job has its provider id (set with the state)"
+    await ctx.rate.acquire()
     outcome = "error"
     try:
         with i18n.use(job.locale):  # a failure's words are built while the answer is read

@@ -23,8 +23,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class RateCap(Protocol):
+    """What the engine needs of a request-rate cap: `TokenBucket` (one process) or
+    `bot.engine.shared_rate.SharedRateCap` (several processes sharing PostgreSQL)."""
+
+    async def acquire(self, tokens: float = 1.0) -> float:
+        """Take `tokens`, waiting as long as needed; returns the seconds waited."""
+        ...
 
 
 class TokenBucket:

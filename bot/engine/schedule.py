@@ -174,7 +174,7 @@ def _base_delay(elapsed: float, expected: float, progress: int | None, state: Vi
         overdue = max(0.0, elapsed - config.no_progress_horizon * expected)
         delay = config.no_progress_share * expected + config.overdue_growth * overdue
         return _jittered(delay, config.jitter * delay, rng)
-    if previous is not None and previous[1] is not None and progress <= previous[1] < 100:
+    if progress is not None and previous is not None and previous[1] is not None and progress <= previous[1] < 100:
         # No progress since the last poll: widen geometrically up to the no-progress interval.
         since = max(0.0, elapsed - previous[0])
         cap = max(config.min_delay, min(config.stall_max, config.no_progress_share * expected))

@@ -25,7 +25,7 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
-from bot.images import cropped_preview_async, fit_first_frame_async
+from bot.images import FitMode, cropped_preview_async, fit_first_frame_async
 from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
@@ -146,7 +146,7 @@ class JobService:
         menu = []
         for caps in choices.allowed_models(self.catalog.current().models, limits):
             size = choices.pick(self.settings.sora_default_size, choices.offered_sizes(caps, limits))
-            menu.append((caps, None if size is None else choices.price_hint(caps, str(size), table, guild)))
+            menu.append((caps, None if size is None else choices.price_hint(caps, size, table, guild)))
         return menu
 
     async def usage(self, requester: Requester) -> quota.Usage:
@@ -164,8 +164,8 @@ class JobService:
         offer = None if self.catalog.current().builtin else await self.offer(who, None)
         if offer is not None:  # a listed catalog: the member's default model at its usual size and length
             caps, sizes, seconds = offer
-            typical = quota.Request(caps.id, str(choices.pick(s.sora_default_size, sizes)),
-                                    int(choices.pick(s.sora_default_seconds, seconds)))  # type: ignore[arg-type]
+            typical = quota.Request(caps.id, choices.pick(s.sora_default_size, sizes) or s.sora_default_size,
+                                    choices.pick(s.sora_default_seconds, seconds) or s.sora_default_seconds)
         summary = quota.summarize(limits, await self.usage(who), now,
                                   prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
@@ -179,7 +179,7 @@ class JobService:
     # --- requests ------------------------------------------------------------------------------------
     async def request_video(self, who: Requester, *, prompt: str, model: str | None = None,
                             size: str | None = None, seconds: int | None = None, image: bytes | None = None,
-                            image_mode: str = "crop", reply_to_message_id: int | None = None) -> Outcome:
+                            image_mode: FitMode = "crop", reply_to_message_id: int | None = None) -> Outcome:
         s = self.settings
         catalog = self.catalog.current()
         if not catalog.models:
@@ -187,8 +187,8 @@ class JobService:
         model = model or await self.default_model(who)
         caps = catalog.get(model)
         if caps is not None and not catalog.builtin:  # the model's own usual values, when unset
-            size = size or str(choices.pick(s.sora_default_size, caps.sizes))
-            seconds = seconds or int(choices.pick(s.sora_default_seconds, caps.durations))  # type: ignore[arg-type]
+            size = size or choices.pick(s.sora_default_size, caps.sizes) or s.sora_default_size
+            seconds = seconds or choices.pick(s.sora_default_seconds, caps.durations) or s.sora_default_seconds
         request = CreateVideo(prompt=prompt, model=model, size=size or s.sora_default_size,
                               seconds=seconds or s.sora_default_seconds)
         try:

@@ -40,7 +40,7 @@ _SKEW = 120.0
 async def submit(ctx: EngineContext, job: Job) -> None:
     """`job` is in `submitting` (claimed by the poller's admission). Send the create or remix."""
     try:
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         with i18n.use(job.locale):  # a refusal's words are built while the provider answers
             video = await _send(ctx, job)
     except errors.InsufficientCredits as exc:
@@ -160,7 +160,7 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
     provider = ctx.provider
     found: Video | None = None
     try:
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         if provider.supports_idempotency:
             found = await _send(ctx, job)  # the same idempotency key returns the same job
         elif provider.supports_list:

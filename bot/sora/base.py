@@ -34,3 +34,10 @@ class VideoProvider(Protocol):
         Raises `DownloadExpired` when it can no longer be fetched, `DownloadFailed` when truncated."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ModelLister(Protocol):
+    """The optional models endpoint some providers have (OpenRouter): `isinstance(p, ModelLister)` asks."""
+
+    async def list_models(self) -> list[dict]: ...

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -448,3 +448,9 @@ class HttpVideoProvider:
         cls = DownloadExpired if response.status_code in expired else DownloadFailed
         raise cls(f"{what}: HTTP {response.status_code}", status_code=response.status_code,
                   request_id=request_id(response.headers))
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.sora.base import VideoProvider
+
+    _implements: type[VideoProvider] = HttpVideoProvider

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.metrics import Metrics
-from bot.sora.base import VideoProvider
+from bot.sora.base import ModelLister, VideoProvider
 from bot.sora.models import CreateVideo, Variant, Video
 
 
@@ -26,6 +26,7 @@ class MeteredProvider:
             self.can_continue = inner.can_continue
 
     async def _list_models(self) -> list[dict]:
+        assert isinstance(self.inner, ModelLister)  # only installed when the inner provider lists models
         with self.metrics.time_provider("list_models"):
             return await self.inner.list_models()
 
@@ -55,3 +56,6 @@ class MeteredProvider:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+_implements: type[VideoProvider] = MeteredProvider  # the type checker proves the class implements the port

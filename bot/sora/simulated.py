@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -64,7 +64,8 @@ def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
     canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     small = ImageFont.load_default(size=max(12, height // 40))
-    font = ImageFont.load_default(size=max(14, height // 24))
+    font_px = max(14, height // 24)
+    font = ImageFont.load_default(size=font_px)
     margin = max(8, width // 40)
     draw.text((margin, margin), header, font=small, fill=(255, 255, 255, 230),
               stroke_width=2, stroke_fill=(0, 0, 0, 200))
@@ -72,7 +73,7 @@ def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
     lines = textwrap.wrap(" ".join(prompt.split()), per_line) or [""]
     if len(lines) > MAX_CAPTION_LINES:
         lines = [*lines[:MAX_CAPTION_LINES - 1], lines[MAX_CAPTION_LINES - 1][: per_line - 1] + "…"]
-    line_height = int(font.size * 1.25)
+    line_height = int(font_px * 1.25)
     band_top = height - margin - line_height * len(lines) - margin
     draw.rectangle((0, band_top, width, height), fill=(0, 0, 0, 150))
     for i, line in enumerate(lines):
@@ -322,3 +323,9 @@ class SimulatedProvider:
                 raise media.MediaError(f"ffmpeg could not grab a thumbnail: {errors.strip()[-300:]}")
             await asyncio.to_thread(partial.replace, thumb)
         return thumb
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.sora.base import VideoProvider
+
+    _implements: type[VideoProvider] = SimulatedProvider

@@ -179,7 +179,7 @@ class FakeDiscord(MemberDriver):
         self._tick.set()
         self._tick = asyncio.Event()
 
-    async def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
         """Wait until `predicate()` is truthy (re-checked on every change in the fake) and return it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

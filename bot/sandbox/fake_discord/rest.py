@@ -193,7 +193,7 @@ class RestRoutes:
     async def sync_commands(self, request: web.Request) -> web.Response:
         scope = self._scope(request)
         body = await read_body(request)
-        commands = body.payload if isinstance(body.payload, list) else []
+        commands: list[Any] = body.payload if isinstance(body.payload, list) else []
         for index, cmd in enumerate(commands):
             check_command(cmd, [index])
         old = {(c["name"], c["type"]): c for c in self.fake.synced_commands.get(scope, [])}
