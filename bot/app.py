@@ -258,10 +258,8 @@ def make_bot(resources: Resources, **kwargs) -> SoraBot:
                           **kwargs)
 
 
-async def serve(settings: Settings) -> int:
-    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
-    setup_logging(settings.log_level, settings.log_format, settings.secret_values())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def _point_discord_at(settings: Settings) -> None:
+    """DISCORD_API_URL (the loopback fake, for tests) or DISCORD_REST_URL (a REST proxy), when set."""
     if settings.discord_api_url:
         from bot.sandbox.fake_discord.wiring import point_discord_py_at
 
@@ -269,6 +267,13 @@ async def serve(settings: Settings) -> int:
         point_discord_py_at(settings.discord_api_url)
     if settings.discord_rest_url:
         point_rest_at(settings.discord_rest_url)
+
+
+async def serve(settings: Settings) -> int:
+    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period."""
+    setup_logging(settings.log_level, settings.log_format, settings.secret_values())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _point_discord_at(settings)
     resources = await build_resources(settings)
     bot = make_bot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
     health = None

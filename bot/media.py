@@ -176,6 +176,23 @@ class MediaInfo:
         return f"{self.width}x{self.height}"
 
 
+def _box_header(header: bytes, offset: int, file_size: int) -> tuple[bytes, int]:
+    """The (type, size) of the MP4 box whose header (8 or 16 bytes) is `header`."""
+    if len(header) < 8:
+        raise MediaError(f"the video file is truncated (incomplete box header at byte {offset})")
+    size = int.from_bytes(header[:4], "big")
+    kind = header[4:8]
+    if not re.fullmatch(rb"[\x20-\x7e]{4}", kind):
+        raise MediaError("the file is not an MP4 video (no valid MP4 box structure)")
+    if size == 1:  # a 64-bit size follows the type
+        if len(header) < 16:
+            raise MediaError("the video file is truncated (incomplete box header)")
+        size = int.from_bytes(header[8:16], "big")
+    elif size == 0:  # the box runs to the end of the file
+        size = file_size - offset
+    return kind, size
+
+
 def check_mp4_boxes(head: bytes, file_size: int, read_at) -> None:
     """Walk the top-level MP4 boxes; raise MediaError when the file is not an MP4 or is cut short.
 
@@ -187,18 +204,7 @@ def check_mp4_boxes(head: bytes, file_size: int, read_at) -> None:
     offset, seen = 0, set()
     while offset < file_size:
         header = head[offset:offset + 16] if offset + 16 <= len(head) else read_at(offset, 16)
-        if len(header) < 8:
-            raise MediaError(f"the video file is truncated (incomplete box header at byte {offset})")
-        size = int.from_bytes(header[:4], "big")
-        kind = header[4:8]
-        if not re.fullmatch(rb"[\x20-\x7e]{4}", kind):
-            raise MediaError("the file is not an MP4 video (no valid MP4 box structure)")
-        if size == 1:
-            if len(header) < 16:
-                raise MediaError("the video file is truncated (incomplete box header)")
-            size = int.from_bytes(header[8:16], "big")
-        elif size == 0:
-            size = file_size - offset
+        kind, size = _box_header(header, offset, file_size)
         if size < 8:
             raise MediaError("the file is not an MP4 video (invalid box size)")
         if offset + size > file_size:

@@ -107,6 +107,30 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
     return run
 
 
+async def _until_finished(repo: Any, ids: list[int], timeout: float) -> list[Any]:
+    """The jobs, once every one of them is in a final state (AssertionError after `timeout` s)."""
+    deadline = time.time() + timeout
+    while True:
+        jobs = [await repo.get_job(j) for j in ids]
+        if all(j is not None and j.state in TERMINAL for j in jobs):
+            return jobs
+        if time.time() > deadline:
+            states = Counter(j.state.value for j in jobs if j is not None)
+            raise AssertionError(f"jobs not finished after {timeout:.0f} s: {dict(states)}")
+        await asyncio.sleep(0.05)
+
+
+def _posted_at(fake: FakeDiscord, jobs: list[Any]) -> dict[int, float]:
+    """job id → when its result (the message with a file and its Remix button) was posted."""
+    wanted = {remix_custom_id(job.id): job.id for job in jobs}
+    results: dict[int, float] = {}
+    for message in fake.messages("videos"):
+        for custom_id in message.custom_ids if message.attachments else ():
+            if custom_id in wanted:
+                results.setdefault(wanted[custom_id], message.created_at)
+    return results
+
+
 async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[PlannedJob], scale: float,
                  timeout: float, after_each: Any) -> BusyRun:
     channel = fake.channel("videos").id
@@ -127,25 +151,12 @@ async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[P
         ids.append(outcome.job.id)
         if after_each is not None:
             await after_each(i, outcome.job)
-    deadline = time.time() + timeout
-    while True:
-        jobs = [await repo.get_job(j) for j in ids]
-        if all(j is not None and j.state in TERMINAL for j in jobs):
-            break
-        if time.time() > deadline:
-            states = Counter(j.state.value for j in jobs if j is not None)
-            raise AssertionError(f"jobs not finished after {timeout:.0f} s: {dict(states)}")
-        await asyncio.sleep(0.05)
+    jobs = await _until_finished(repo, ids, timeout)
     wall = time.time() - started
     outbox = getattr(product.bot.engine_ctx, "outbox", None)  # (absent before issue 11)
     if outbox is not None:
         await outbox.drain(grace=5.0)
-    wanted = {remix_custom_id(job.id): job.id for job in jobs}
-    results: dict[int, float] = {}
-    for message in fake.messages("videos"):
-        for custom_id in message.custom_ids if message.attachments else ():
-            if custom_id in wanted:
-                results.setdefault(wanted[custom_id], message.created_at)
+    results = _posted_at(fake, jobs)
     status_at: dict[str, list[float]] = {}
     for r in relay.requests:
         if r.kind == "status":
