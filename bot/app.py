@@ -276,12 +276,10 @@ async def serve(settings: Settings) -> int:
     _point_discord_at(settings)
     resources = await build_resources(settings)
     bot = make_bot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
-    health = None
-    if settings.health_port is not None:
-        from bot.health import HealthServer
+    from bot.health import health_server_from_settings
 
-        health = HealthServer(host=settings.health_host, port=settings.health_port, metrics=resources.metrics,
-                              checks=health_checks(bot))
+    health = health_server_from_settings(settings, health_checks(bot), resources.metrics)
+    if health is not None:
         await health.start()
     from bot.webhooks.receiver import webhook_receiver_from_settings
 

@@ -2,8 +2,8 @@
 
 `probe` checks that a downloaded file is a playable MP4 (walks the MP4 boxes to catch truncation, then
 parses `ffmpeg -i`; there is no ffprobe here). `fit_to_limit` transcodes to H.264 + AAC at a bitrate
-computed from the limit (`plan_encode`, pure) when the file is too big for Discord, and `refit_smaller`
-fits again to a smaller target after a 413. Every ffmpeg that does real work takes a slot of one
+computed from the limit (`plan_encode`, pure) when the file is too big for Discord (the engine fits
+again to a smaller target after a 413). Every ffmpeg that does real work takes a slot of one
 process-wide cap (`set_ffmpeg_concurrency`), runs niced as an asyncio subprocess, and is killed on
 timeout or cancellation.
 """
@@ -378,14 +378,6 @@ class FitResult:
     original_height: int
     duration: float
 
-    @property
-    def summary(self) -> str:
-        """E.g. "compressed to fit: original 1792×1024, 31.2 MB" (empty when nothing was done)."""
-        if not self.compressed:
-            return ""
-        return (f"compressed to fit: original {self.original_width}×{self.original_height}, "
-                f"{self.original_size_bytes / 1_000_000:.1f} MB")
-
 
 async def fit_to_limit(src: Path, limit_bytes: int, dest_dir: Path, *,
                        timeout: float = 300.0,  # noqa: ASYNC109
@@ -443,10 +435,3 @@ def _check_output(src: MediaInfo, out: MediaInfo) -> None:
         raise MediaError(f"the compressed video has unexpected codecs {out.video_codec}/{out.audio_codec}")
     if abs(out.duration - src.duration) > 0.5:
         raise MediaError(f"the compressed video lasts {out.duration:.2f} s instead of {src.duration:.2f} s")
-
-
-async def refit_smaller(previous: FitResult, dest_dir: Path, *, factor: float = 0.75,
-                        timeout: float = 300.0) -> FitResult:  # noqa: ASYNC109
-    """Discord refused the upload (413): fit the original again to `factor` × the size that was refused."""
-    return await fit_to_limit(previous.original_path, int(previous.size_bytes * factor), dest_dir,
-                              timeout=timeout)

@@ -8,19 +8,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
 from bot.engine.ratelimit import RateCap, TokenBucket
 from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
 from bot.i18n import DEFAULT as DEFAULT_LOCALE
+from bot.metrics import Metrics, NullMetrics
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
 from db.repository import Job, Repository
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +65,7 @@ class EngineContext:
     config: EngineConfig
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
-    metrics: Metrics | None = None
+    metrics: Metrics = field(default_factory=NullMetrics)
     bucket: RateCap | None = None  # the request-rate cap to use; None: a TokenBucket from `config`
     # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
     guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
@@ -101,9 +98,6 @@ class EngineContext:
         path = self.config.data_dir / "videos"
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def extra(self, job: Job, **more: object) -> dict[str, object]:
-        return job.log_extra(**more)
 
 
 def job_view(job: Job) -> JobView:

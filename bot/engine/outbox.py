@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.engine.jobs import TERMINAL
+from bot.metrics import Metrics, NullMetrics
 from db.repository import Job, Repository
 
 if TYPE_CHECKING:
     from bot.engine.ports import Publisher
-    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,7 +98,7 @@ class ChannelOutbox:
         self.default_limit = max(1, default_limit)
         self.default_window = default_window
         self.margin = margin  # waited past a learned reset, for the trip to Discord
-        self.metrics = metrics
+        self.metrics: Metrics = metrics or NullMetrics()
         self._channels: dict[int, _Channel] = {}
         self._message_ids: dict[int, int] = {}  # job id → its status message, once known
         self._offered: dict[int, tuple[str, float]] = {}  # job id → (text, engine time) last accepted
@@ -327,8 +327,7 @@ class ChannelOutbox:
         self._offered.pop(job_id, None)
 
     def _count(self, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.progress_updates.labels(outcome=outcome).inc()
+        self.metrics.progress_update(outcome)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

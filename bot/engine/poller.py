@@ -183,7 +183,7 @@ class Poller:
         for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=False):
             if job.id in self._inflight_ids:
                 continue
-            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=ctx.extra(job))
+            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=job.log_extra())
             await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now,
                                       claimed_until=None)
 
@@ -220,7 +220,7 @@ class Poller:
             self._inflight.discard(t)
             self._inflight_ids.discard(job.id)
             if not t.cancelled() and t.exception() is not None:
-                log.error("job step crashed", exc_info=t.exception(), extra=self.ctx.extra(job))
+                log.error("job step crashed", exc_info=t.exception(), extra=job.log_extra())
             self._wake.set()
 
         task.add_done_callback(done)
@@ -329,9 +329,8 @@ class Poller:
                 return
             # Cancelled at its deadline, well before the lease would have freed it: retried soon.
             log.warning("%s step overran its %.1f s deadline; cancelled, will retry", job.state.value, limit,
-                        extra=self.ctx.extra(job))
-            if self.ctx.metrics is not None:
-                self.ctx.metrics.step_overruns.labels(step=job.state.value).inc()
+                        extra=job.log_extra())
+            self.ctx.metrics.step_overrun(job.state.value)
             await retry_step(self.ctx, job)
         except Exception as exc:
             await recover_from_unexpected(self.ctx, job, exc)
@@ -365,7 +364,7 @@ class Poller:
             case JobState.DELIVERING:
                 await deliver.deliver(ctx, job)
             case _:
-                log.error("claimed a job in state %s", job.state, extra=ctx.extra(job))
+                log.error("claimed a job in state %s", job.state, extra=job.log_extra())
 
 
 async def poll_status(ctx: EngineContext, job: Job) -> None:
@@ -382,7 +381,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
         delay = next_poll_delay(elapsed=0, expected=0, progress=job.progress, state=None,
                                 retry_after=getattr(exc, "retry_after", None), attempt_errors=job.attempts + 1,
                                 rng=ctx.rng, config=ctx.schedule)
-        log.info("status poll failed, next in %.1fs: %s", delay, exc, extra=ctx.extra(job))
+        log.info("status poll failed, next in %.1fs: %s", delay, exc, extra=job.log_extra())
         await ctx.repo.update(job.id, attempts=job.attempts + 1, next_poll_at=ctx.clock() + delay,
                               claimed_until=None)
         return
@@ -393,8 +392,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
                                             detail=tr("failure.job_unknown_upstream", job.locale)))
         return
     finally:
-        if ctx.metrics is not None:
-            ctx.metrics.status_requests.labels(provider=job.provider, outcome=outcome).inc()
+        ctx.metrics.status_request(job.provider, outcome)
     await apply_status(ctx, job, video)
 
 
@@ -422,7 +420,7 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     history = await ctx.render_history(job)
     expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=ctx.config.time_scale)
     if elapsed > max(ctx.config.deadline_factor * expected, ctx.config.min_deadline * ctx.config.time_scale):
-        log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=ctx.extra(job))
+        log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=job.log_extra())
         await submit.fail(ctx, job, job.state, code="timed_out",
                           text=failure_text(job_view(job), FailureKind.TIMED_OUT))
         return
@@ -448,7 +446,7 @@ async def recover_after_restart(ctx: EngineContext) -> None:
     # the restart); on SQLite that is every one of them.
     for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=True):
         # The create may or may not have gone out: never resend blindly, reconcile instead.
-        log.warning("found a job mid-submission after restart; reconciling", extra=ctx.extra(job))
+        log.warning("found a job mid-submission after restart; reconciling", extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now, claimed_until=None)
     for job in await ctx.repo.lapsed_in_states([JobState.DOWNLOADING], now, include_own=True):
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
@@ -460,7 +458,7 @@ async def recover_after_restart(ctx: EngineContext) -> None:
 
 
 async def recover_from_unexpected(ctx: EngineContext, job: Job, exc: BaseException) -> None:
-    log.error("unexpected error in a job step", exc_info=exc, extra=ctx.extra(job))
+    log.error("unexpected error in a job step", exc_info=exc, extra=job.log_extra())
     await retry_step(ctx, job)
 
 

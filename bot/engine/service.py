@@ -282,8 +282,8 @@ class JobService:
                                 bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
         if decision.allowed:
             return None
-        if self.ctx.metrics is not None and decision.reason is not None:
-            self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+        if decision.reason is not None:
+            self.ctx.metrics.quota_refused(decision.reason.value)
         return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
 
     def _store_image(self, data: bytes, mime: str) -> str:
@@ -314,15 +314,15 @@ class JobService:
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
             month_start=quota.month_start(now).timestamp(), bot_wide=self.settings.bot_usd_per_month is not None)
         if job is None:
-            if self.ctx.metrics is not None and decision.reason is not None:
-                self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+            if decision.reason is not None:
+                self.ctx.metrics.quota_refused(decision.reason.value)
             if new.image_path:
                 Path(new.image_path).unlink(missing_ok=True)
             return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
         if decision.bypassed:
             log.info("limits bypassed: %s", ",".join(r.value for r in decision.bypassed),
-                     extra=self.ctx.extra(job))
-        log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=self.ctx.extra(job))
+                     extra=job.log_extra())
+        log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=job.log_extra())
         eta = await self.ctx.expected_seconds(job)
         await publish_progress(self.ctx, job, force=True)
         await self.ctx.outbox.flushed(job)  # the status message exists before the member is told

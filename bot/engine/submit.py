@@ -51,34 +51,33 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         # reached the provider): wait locally and try again, then give up and tell the member.
         if job.attempts + 1 >= ctx.config.submit_attempts:
             log.warning("provider still unavailable after %d tries; giving up: %s", job.attempts + 1, exc,
-                        extra=ctx.extra(job))
+                        extra=job.log_extra())
             await fail(ctx, job, JobState.SUBMITTING, code="unavailable",
                        text=failure_text(job_view(job), FailureKind.UNAVAILABLE))
             return
         delay = (getattr(exc, "retry_after", None) or min(300.0, 15.0 * (job.attempts + 1))) * ctx.config.time_scale
-        log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=ctx.extra(job))
+        log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED,
                                   next_poll_at=ctx.clock() + delay, attempts=job.attempts + 1,
                                   submit_started_at=None)
         return
     except _REFUSALS as exc:
         # Refused (bad input, content policy, auth, remix unsupported, parent gone): fail and refund.
-        log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
+        log.warning("provider refused the job: %s", exc, extra=job.log_extra())
         kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
         await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
                    text=failure_text(job_view(job), kind, detail=_words(exc, job)))
         return
     except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
-        log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
+        log.warning("create outcome unknown, will reconcile: %s", exc, extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
         return
     adopted = await adopt(ctx, job, JobState.SUBMITTING, video)
     if adopted is not None and adopted.state is not JobState.COMPLETED:  # sent: the Cancel button goes now
         await publish_progress(ctx, adopted, force=True)
-    if ctx.metrics is not None:
-        ctx.metrics.submissions.labels(provider=job.provider, model=job.model).inc()
+    ctx.metrics.submitted(job.provider, job.model)
     if await ctx.repo.resume_submissions(job.provider):
-        log.warning("the %s account accepts videos again: submissions resumed", job.provider, extra=ctx.extra(job))
+        log.warning("the %s account accepts videos again: submissions resumed", job.provider, extra=job.log_extra())
 
 
 async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) -> None:
@@ -92,10 +91,10 @@ async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) 
     if pause.strikes == 1:
         log.warning("the %s account is out of credit (HTTP 402): all video submissions are paused and "
                     "rechecked every so often; add credit to resume (queued jobs wait, nothing is lost)",
-                    job.provider, extra=ctx.extra(job))
+                    job.provider, extra=job.log_extra())
     else:
         log.info("still out of credit (%d in a row); next recheck in %.0fs", pause.strikes, delay,
-                 extra=ctx.extra(job))
+                 extra=job.log_extra())
     moved = await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED, next_poll_at=pause.until,
                                       submit_started_at=None, claimed_until=None)
     if moved is not None and moved.status_message_id is not None:
@@ -168,21 +167,21 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
         else:
             found = None
     except (errors.RateLimited, errors.ProviderUnavailable, errors.UnknownOutcome) as exc:
-        log.info("reconcile postponed: %s", exc, extra=ctx.extra(job))
+        log.info("reconcile postponed: %s", exc, extra=job.log_extra())
         await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
         return
     except errors.SoraError as exc:
-        log.warning("reconcile failed: %s", exc, extra=ctx.extra(job))
+        log.warning("reconcile failed: %s", exc, extra=job.log_extra())
         found = None
     if found is not None:
-        log.info("reconciled: upstream job %s found", found.id, extra=ctx.extra(job))
+        log.info("reconciled: upstream job %s found", found.id, extra=job.log_extra())
         await adopt(ctx, job, JobState.UNKNOWN, found)
         return
     waited = ctx.clock() - (job.submit_started_at or job.created_at)
     if provider.supports_list and waited < ctx.config.reconcile_window:
         await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
         return
-    log.warning("upstream outcome could not be confirmed; not resubmitting", extra=ctx.extra(job))
+    log.warning("upstream outcome could not be confirmed; not resubmitting", extra=job.log_extra())
     await fail(ctx, job, JobState.UNKNOWN, code="unknown_outcome",
                text=failure_text(job_view(job), FailureKind.UNAVAILABLE,
                                  detail=i18n.tr("failure.lost_contact", job.locale)))
@@ -220,14 +219,13 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
     moved = await ctx.repo.end_job(job.id, old, state, code=code, message=text[:1000], charged=rendered)
     if moved is None:
         return
-    if ctx.metrics is not None:
-        ctx.metrics.failures.labels(reason=failure_reason(code)).inc()
+    ctx.metrics.failed(failure_reason(code))
     await publish_progress(ctx, moved, force=True)
     try:
         # after the status message says "failed, see below", ahead of the channel's refreshes
         await ctx.outbox.call(moved, lambda: ctx.publisher.publish_failure(moved, text), after_status=True)
     except Exception:
-        log.exception("could not tell the requester about the failure", extra=ctx.extra(job))
+        log.exception("could not tell the requester about the failure", extra=job.log_extra())
 
 
 def upstream_failure_text(job: Job, error: VideoError | None) -> str:
