@@ -1,5 +1,7 @@
 """Pure quota arithmetic: a guild's limits (and its role tiers) + a member's usage + now → a decision
 with the words to show. No I/O: the repository computes `Usage` from the ledger, the caller passes `now`.
+`bot/engine/quota_service.py` is where a member's limits and prices are put together and where a
+manager's changes are written (one transaction each); this module only does the arithmetic.
 
 Limits (each None = unlimited): videos and video-seconds per member per rolling 24 h, video-seconds
 and estimated USD per guild per calendar month (UTC), concurrent jobs per member and per guild, a

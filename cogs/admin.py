@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -21,7 +22,6 @@ from bot.i18n import tr
 from bot.texts import admin_only, shorten, usd
 from bot.texts_controls import report_chart_name
 from cogs.common import guild_id_of, is_manager, sora_bot
-from db.repository import GuildConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ class AdminGroup(app_commands.Group):
     async def show(self, interaction: discord.Interaction) -> None:
         repo, guild_id = self.bot.repo, guild_id_of(interaction)
         config = await repo.guild_config(guild_id)
-        limits = admin.guild_limits(quota.Limits.from_settings(self.bot.settings), config.limits)
-        lines = [tr("admin.show_title"), *admin.describe_limits(limits)]
+        lines = [tr("admin.show_title"), *admin.describe_limits(await self.bot.jobs.quota.guild_limits(guild_id))]
         tiers = await repo.role_tiers(guild_id)
         lines.append(tr("admin.show_tiers", tiers=tr("list.none") if not tiers else ""))
         lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
@@ -74,7 +73,7 @@ class AdminGroup(app_commands.Group):
         default = await repo.guild_default_model(guild_id)
         shown = default or tr("admin.bot_default", model=self.bot.settings.sora_default_model)
         lines.append(tr("admin.show_default_model", model=shown))
-        prices = await self.bot.jobs.prices_for(guild_id)
+        prices = await self.bot.jobs.quota.prices_for(guild_id)
         lines.append(tr("admin.show_prices", prices=", ".join(f"{k} ${v}" for k, v in sorted(prices.items()))))
         language = await repo.guild_language(guild_id)
         public = await self.bot.jobs.public_locale(guild_id, str(interaction.guild_locale or ""))
@@ -144,31 +143,28 @@ class AdminGroup(app_commands.Group):
                 for label, value in choices.filter_choices(pairs, current)]
 
     async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
-        config = await self.bot.repo.guild_config(guild_id_of(interaction))
-        merged = admin.apply_changes(config.limits, changes)
-        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, merged, config.channels, config.prices),
-                                              by=interaction.user.id, action="limits.set", detail=detail)
+        await self.bot.jobs.quota.set_limits(guild_id_of(interaction), changes, by=interaction.user.id, detail=detail)
 
     @app_commands.command(name="tier", description="Give a role its own limit (e.g. sora-2-pro for supporters)")
     @app_commands.choices(setting=LIMIT_CHOICES + LIST_CHOICES)
     @app_commands.describe(value="A number, 'unlimited', or a comma-separated list; 'clear' removes the setting")
     async def tier(self, interaction: discord.Interaction, role: discord.Role,
                    setting: app_commands.Choice[str], value: str) -> None:
-        tiers = await self.bot.repo.role_tiers(guild_id_of(interaction))
-        data = dict(tiers.get(role.id, {}))
         text = value.strip().lower()
+        parsed: Any = None
         try:
-            if text == "clear":
-                data.pop(setting.value, None)
-            elif text == admin.UNLIMITED:
-                data[setting.value] = admin.UNLIMITED
+            if text == admin.UNLIMITED:
+                parsed = admin.UNLIMITED
+            elif text == "clear":
+                pass
             elif setting.value in admin.LIST_FIELDS:
-                data[setting.value] = admin.parse_list(setting.value, value, self._allowed(setting.value))
+                parsed = admin.parse_list(setting.value, value, self._allowed(setting.value))
             else:
-                data[setting.value] = admin.parse_number(setting.value, value)
+                parsed = admin.parse_number(setting.value, value)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        await self.bot.repo.set_role_tier(guild_id_of(interaction), role.id, data or None, by=interaction.user.id)
+        data = await self.bot.jobs.quota.set_tier(guild_id_of(interaction), role.id, setting.value, parsed,
+                                                  clear=text == "clear", by=interaction.user.id)
         await self._reply(interaction, tr("admin.tier_set", role=role.mention, tier=admin.describe_tier(data)))
 
     @app_commands.command(name="channels", description="Limit the bot to some channels, or answer everywhere")
@@ -176,19 +172,10 @@ class AdminGroup(app_commands.Group):
                                                       value=n) for n in ("add", "remove", "everywhere")])
     async def channels(self, interaction: discord.Interaction, action: app_commands.Choice[str],
                        channel: discord.TextChannel | None = None) -> None:
-        config = await self.bot.repo.guild_config(guild_id_of(interaction))
-        current = list(config.channels or [])
-        if action.value == "everywhere":
-            current = []
-        elif channel is None:
+        if action.value != "everywhere" and channel is None:
             return await self._reply(interaction, tr("admin.pick_channel"))
-        elif action.value == "add" and channel.id not in current:
-            current.append(channel.id)
-        elif action.value == "remove" and channel.id in current:
-            current.remove(channel.id)
-        await self.bot.repo.save_guild_config(
-            GuildConfig(config.guild_id, config.limits, current or None, config.prices), by=interaction.user.id,
-            action="channels.set", detail=",".join(map(str, current)) or "everywhere")
+        current = await self.bot.jobs.quota.set_channels(guild_id_of(interaction), action.value,
+                                                         channel.id if channel else None, by=interaction.user.id)
         where = ", ".join(f"<#{c}>" for c in current) if current else tr("admin.every_channel")
         await self._reply(interaction, tr("admin.channels_set", where=where))
 
@@ -201,15 +188,7 @@ class AdminGroup(app_commands.Group):
             value = admin.parse_number("guild_usd_per_month", usd_per_second)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        config = await self.bot.repo.guild_config(guild_id_of(interaction))
-        prices = dict(config.prices or {})
-        if value is None:
-            prices.pop(key, None)
-        else:
-            prices[key] = value
-        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, config.limits, config.channels,
-                                                          prices or None),
-                                              by=interaction.user.id, action="price.set", detail=f"{key}={value}")
+        await self.bot.jobs.quota.set_price(guild_id_of(interaction), key, value, by=interaction.user.id)
         shown = tr("admin.price_default") if value is None else "$" + value
         await self._reply(interaction, tr("admin.price_set", key=key, price=shown))
 

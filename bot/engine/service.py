@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import admin, i18n, pricing, quota, texts
+from bot import i18n, pricing, quota, texts
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
@@ -25,6 +25,7 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import REMIXABLE
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
+from bot.engine.quota_service import QuotaService, usage_from_rows
 from bot.images import FitMode, cropped_preview_async, fit_first_frame_async
 from bot.settings import Settings
 from bot.sora import errors
@@ -32,7 +33,7 @@ from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
 from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
 from bot.texts_controls import first_frame_note
-from db.repository import Job, NewJob, UsageRows
+from db.repository import Job, NewJob
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +62,6 @@ class Outcome:
         return self.job is not None
 
 
-def _usage(rows: UsageRows) -> quota.Usage:
-    def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(ts, UTC)
-
-    return quota.Usage(
-        user_entries=tuple(quota.UsageEntry(at(e.at), e.seconds, Decimal(str(e.usd))) for e in rows.user_entries_24h),
-        guild_month_seconds=rows.guild_month_seconds,
-        guild_month_usd=Decimal(str(rows.guild_month_usd)),
-        user_active_jobs=rows.user_active,
-        guild_active_jobs=rows.guild_active,
-        user_last_submission=at(rows.user_last_submit_at) if rows.user_last_submit_at else None,
-        bot_month_usd=Decimal(str(rows.bot_month_usd)),
-    )
-
-
 class JobService:
     def __init__(self, ctx: EngineContext, poller: Poller, settings: Settings,
                  catalog: CatalogService | None = None) -> None:
@@ -83,33 +69,11 @@ class JobService:
         self.poller = poller
         self.settings = settings
         self.catalog = catalog or CatalogService(ctx.repo, ctx.provider, settings, clock=ctx.clock)
-        ctx.guild_cap = self.guild_cap
+        self.quota = QuotaService(ctx.repo, settings, self.catalog)  # limits, prices, tiers, admin changes
+        ctx.guild_cap = self.quota.guild_cap
 
-    async def guild_cap(self, guild_id: int | None) -> int | None:
-        limits = await self.limits_for(Requester(guild_id=guild_id, channel_id=0, user_id=0))
-        return limits.guild_concurrent
-
-    # --- limits --------------------------------------------------------------------------------------
-    async def limits_for(self, requester: Requester) -> quota.Limits:
-        base = _catalog_defaults(quota.Limits.from_settings(self.settings), self.catalog.current())
-        if requester.guild_id is None:
-            return base
-        config = await self.ctx.repo.guild_config(requester.guild_id)
-        guild = admin.guild_limits(base, config.limits)
-        tiers = [admin.tier_from_json(role_id, data)
-                 for role_id, data in (await self.ctx.repo.role_tiers(requester.guild_id)).items()]
-        return quota.resolve_limits(guild, tiers, requester.role_ids)
-
-    async def prices_for(self, guild_id: int | None, model: str | None = None) -> dict[str, str]:
-        """PRICE_PER_SECOND with the server's own prices over it; with `model`, that model's SKU
-        prices from the catalog too (a server's price for the model still wins)."""
-        guild = None
-        if guild_id is not None:
-            guild = (await self.ctx.repo.guild_config(guild_id)).prices
-        caps = self.catalog.current().get(model) if model else None
-        if caps is None:
-            return {**self.settings.price_per_second, **(guild or {})}
-        return choices.merge_prices(self.settings.price_per_second, choices.catalog_prices(caps), guild, caps.id)
+    async def limits_for(self, who: Requester) -> quota.Limits:
+        return await self.quota.limits_for(who.guild_id, who.role_ids)
 
     # --- what a member may pick (the catalog narrowed by the server's allow-lists) --------------------
     async def models_for(self, who: Requester) -> list[ModelCapabilities]:
@@ -141,7 +105,7 @@ class JobService:
         """The models the member may use, each with its USD per second at the member's usual size
         (for labels such as "Google: Veo 3.1 · ~$0.40/s"); the database is read once."""
         limits = await self.limits_for(who)
-        guild = (await self.ctx.repo.guild_config(who.guild_id)).prices if who.guild_id is not None else None
+        guild = await self.quota.guild_prices(who.guild_id)
         table = {**self.settings.price_per_second, **(guild or {})}
         menu = []
         for caps in choices.allowed_models(self.catalog.current().models, limits):
@@ -150,10 +114,8 @@ class JobService:
         return menu
 
     async def usage(self, requester: Requester) -> quota.Usage:
-        now = datetime.fromtimestamp(self.ctx.clock(), UTC)
-        rows = await self.ctx.repo.usage(requester.guild_id, requester.user_id,
-                                         month_start=quota.month_start(now).timestamp())
-        return _usage(rows)
+        return await self.quota.usage(requester.guild_id, requester.user_id,
+                                      datetime.fromtimestamp(self.ctx.clock(), UTC))
 
     async def quota_lines(self, who: Requester) -> list[str]:
         """The `/sora-quota` answer: each window's use, what is left, when it resets, a typical cost."""
@@ -167,7 +129,7 @@ class JobService:
             typical = quota.Request(caps.id, choices.pick(s.sora_default_size, sizes) or s.sora_default_size,
                                     choices.pick(s.sora_default_seconds, seconds) or s.sora_default_seconds)
         summary = quota.summarize(limits, await self.usage(who), now,
-                                  prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
+                                  prices=await self.quota.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
 
     async def public_locale(self, guild_id: int | None, guild_locale: str | None = None) -> str:
@@ -278,7 +240,7 @@ class JobService:
         limits = await self.limits_for(who)
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         decision = quota.decide(request, limits, await self.usage(who), now,
-                                prices=await self.prices_for(who.guild_id, request.model),
+                                prices=await self.quota.prices_for(who.guild_id, request.model),
                                 bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
         if decision.allowed:
             return None
@@ -298,7 +260,7 @@ class JobService:
         limits = await self.limits_for(who)
         new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent,
                                   locale=await self.public_locale(who.guild_id, who.guild_locale))
-        prices = await self.prices_for(who.guild_id, new.model)
+        prices = await self.quota.prices_for(who.guild_id, new.model)
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()
         now = datetime.fromtimestamp(now_ts, UTC)
@@ -308,8 +270,8 @@ class JobService:
             cost = Decimal(0)  # unpriced: `decide` refuses it where the guild has a budget
         job, decision = await self.ctx.repo.create_job(
             new,
-            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass,
-                                             bot_budget=self.settings.bot_usd_per_month),
+            decide=lambda rows: quota.decide(request, limits, usage_from_rows(rows), now, prices=prices,
+                                             bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month),
             allowed=lambda d: d.allowed,
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
             month_start=quota.month_start(now).timestamp(), bot_wide=self.settings.bot_usd_per_month is not None)
@@ -333,17 +295,6 @@ class JobService:
         if await self.ctx.repo.submission_pause(self.ctx.provider.name) is not None:
             text += "\n⏸️ " + credit_paused_note()
         return Outcome(text, job=job)
-
-
-def _catalog_defaults(base: quota.Limits, catalog: Catalog) -> quota.Limits:
-    """A fetched catalog's models carry their own sizes and durations, so the built-in profile's
-    lists (SORA_ALLOWED_SIZES, QUOTA_DEFAULT_SECONDS) don't narrow them; QUOTA_DEFAULT_MODELS keeps
-    the models it names that the catalog has (none of them: every model). Admins narrow further with
-    /sora-admin allow."""
-    if catalog.builtin:
-        return base
-    models = frozenset(base.allowed_models or ()) & frozenset(catalog.ids)
-    return base.replace(allowed_sizes=None, allowed_seconds=None, allowed_models=models or None)
 
 
 def _key() -> str:
