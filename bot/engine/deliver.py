@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot import media
+from bot.backoff import backoff
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState
 from bot.engine.ports import DeliveryRejected, DeliveryRetryable, UploadTooLarge
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def _backoff(attempt: int, scale: float) -> float:
-    return min(300.0, 5.0 * 2 ** attempt) * scale
+    return backoff(attempt, base=5.0, cap=300.0) * scale
 
 
 async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> None:

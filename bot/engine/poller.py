@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Hashable
 
 from bot import i18n
+from bot.backoff import backoff
 from bot.engine import deliver, retention, submit
 from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
@@ -477,7 +478,7 @@ async def retry_step(ctx: EngineContext, job: Job) -> None:
         await submit.fail(ctx, current, current.state, code="unexpected",
                           text=failure_text(job_view(current), FailureKind.UNEXPECTED, error_id=f"job-{job.id}"))
         return
-    delay = min(300.0, 5.0 * 2 ** attempts) * ctx.config.time_scale
+    delay = backoff(attempts, base=5.0, cap=300.0) * ctx.config.time_scale
     await ctx.repo.update(job.id, attempts=attempts, next_poll_at=ctx.clock() + delay, claimed_until=None)
 
 

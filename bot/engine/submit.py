@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from bot import i18n
+from bot.backoff import backoff
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
@@ -86,7 +87,7 @@ async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) 
     a backoff that doubles with each 402 in a row. One warning for the operator per pause."""
     previous = await ctx.repo.submission_pause(job.provider)
     strikes = previous.strikes if previous is not None else 0
-    delay = min(ctx.config.credit_recheck_max, ctx.config.credit_recheck * 2 ** strikes) * ctx.config.time_scale
+    delay = backoff(strikes, base=ctx.config.credit_recheck, cap=ctx.config.credit_recheck_max) * ctx.config.time_scale
     pause = await ctx.repo.pause_submissions(job.provider, until=ctx.clock() + delay, reason=exc.message)
     if pause.strikes == 1:
         log.warning("the %s account is out of credit (HTTP 402): all video submissions are paused and "
