@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from bot.i18n import money_usd, ntr, number, tr
+from bot.sora import shapes
 
 MAX_CONTENT = 2000
 ELLIPSIS = "…"
@@ -191,10 +192,10 @@ SIZE_LABELS = {
 
 def size_label(size: str, *, locale: str | None = None) -> str:
     """`1280x720` → "landscape 1280×720"; unknown sizes are named by their orientation."""
-    width, _, height = size.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
+    try:
+        w, h = shapes.parse_size(size)
+    except ValueError:
         return safe_user_text(size)
-    w, h = int(width), int(height)
     shape = SIZE_LABELS.get(size) or (
         "shape.landscape" if w > h else "shape.portrait" if w < h else "shape.square")
     return tr("size.label", locale, shape=tr(shape, locale), w=w, h=h)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import i18n, pricing, quota, texts
+from bot import i18n, media_types, pricing, quota, texts
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
@@ -251,7 +251,7 @@ class JobService:
     def _store_image(self, data: bytes, mime: str) -> str:
         folder = self.ctx.config.data_dir / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
-        suffix = {"image/png": ".png", "image/webp": ".webp"}.get(mime, ".jpg")
+        suffix = media_types.extension_for(mime, default=media_types.JPEG.extension)
         path = folder / f"{secrets.token_hex(8)}{suffix}"
         path.write_bytes(data)
         return str(path)

@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from bot import i18n
+from bot import i18n, media_types
 from bot.backoff import backoff
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
@@ -117,16 +117,8 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
     if job.image_path:
         image = await asyncio.to_thread(Path(job.image_path).read_bytes)
     request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=image,
-                          image_mime=_mime_of(job.image_path) if image else None)
+                          image_mime=media_types.mime_of_path(job.image_path) if image else None)
     return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
-
-
-def _mime_of(path: str | None) -> str:
-    if path and path.endswith(".png"):
-        return "image/png"
-    if path and path.endswith(".webp"):
-        return "image/webp"
-    return "image/jpeg"
 
 
 async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Job | None:

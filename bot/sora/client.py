@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bot import media_types
 from bot.sora.bounded import BrokenOff, DownloadLimits, content_range_start, read_body, stream_to_file
 from bot.sora.dialects import CreateEncoding, DialectProfile
 from bot.sora.errors import (
@@ -46,7 +47,6 @@ from bot.sora.validate import RequestLimits
 log = logging.getLogger(__name__)
 
 USER_AGENT = "sora-bot/0.1 (+https://github.com/)"
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _LIST_PAGE_MAX = 100
 # A pre-signed URL that no longer works answers one of these (S3 and most CDNs say 403).
 _EXPIRED_DIRECT = frozenset({401, 403, 404, 410})
@@ -277,7 +277,7 @@ class HttpVideoProvider:
             (fields["size"], (None, request.size)), (fields["seconds"], (None, str(request.seconds))),
         ]
         if request.image is not None:
-            parts.append((fields["image"], (f"first_frame{_EXTENSIONS.get(mime, '')}", request.image, mime)))
+            parts.append((fields["image"], (f"first_frame{media_types.extension_for(mime)}", request.image, mime)))
         return {"files": parts}
 
     def _replay_safe(self, idempotency_key: str | None) -> bool:

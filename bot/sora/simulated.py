@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot import media
+from bot import media, media_types
 from bot.i18n import tr
+from bot.sora import shapes
 from bot.sora.errors import (
     DownloadExpired,
     DownloadFailed,
@@ -47,16 +48,18 @@ RENDER_FPS = 12
 MAX_SECONDS = 60
 MAX_CAPTION_LINES = 8
 _FORBIDDEN = re.compile(r"\bforbidden\b", re.IGNORECASE)
-_SIZE = re.compile(r"(\d{2,4})x(\d{2,4})")
-_IMAGE_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 def _size(size: str) -> tuple[int, int]:
-    match = _SIZE.fullmatch(size)
-    if match is None or int(match[1]) % 2 or int(match[2]) % 2:
+    """A size the fake renderer can draw: even sides of 10 to 9999 pixels."""
+    try:
+        width, height = shapes.parse_size(size)
+    except ValueError:
+        width = height = 0
+    if not (10 <= width <= 9999 and 10 <= height <= 9999) or width % 2 or height % 2:
         raise InvalidRequest(f"invalid size {size!r}", status_code=400,
                              user_message=tr("simulated.size"))
-    return int(match[1]), int(match[2])
+    return width, height
 
 
 def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
@@ -169,7 +172,7 @@ class SimulatedProvider:
                                  user_message=tr("simulated.length", max=MAX_SECONDS))
         image = None
         if request.image is not None:
-            image = (request.image, _IMAGE_EXT.get(request.image_mime or "", ".png"))
+            image = (request.image, media_types.extension_for(request.image_mime, default=media_types.PNG.extension))
         return await self._new_job(prompt=request.prompt, model=request.model, size=request.size,
                                    seconds=request.seconds, remixed_from=None, image=image,
                                    idempotency_key=idempotency_key)
