@@ -21,6 +21,7 @@ Usage sketch::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -357,6 +358,20 @@ def credit_paused_note(*, locale: str | None = None) -> str:
     return tr("credit.paused", locale)
 
 
+def credit_paused_line(*, locale: str | None = None) -> str:
+    """The note as its own line under an answer."""
+    return "⏸️ " + credit_paused_note(locale=locale)
+
+
+def job_line(job_id: object, state: str, prompt: str, *, rendering: bool = False, progress: int | None = None,
+             link: str | None = None, locale: str | None = None) -> str:
+    """One line of `/sora-jobs`: id, state (with a bar while rendering), a link to the result, the prompt."""
+    bar = f" {progress_bar(progress, width=10, locale=locale)}" if rendering else ""
+    opened = " · " + tr("jobs.open", locale, link=link) if link else ""
+    return tr("jobs.line", locale, id=job_id, state=state, progress=bar, link=opened,
+              prompt=safe_excerpt(prompt, 60))
+
+
 def continuation_unsupported(model: str, *, locale: str | None = None) -> str:
     """A remix asked of a video whose model cannot continue one (checked before anything is sent)."""
     return tr("remix.unsupported", locale, model=safe_user_text(model))
@@ -551,6 +566,26 @@ def typical_cost_line(model: str, size: str, seconds: int, cost: Decimal, *, loc
 
 
 # --- hard limits and refusals of untrusted requests (see README "Security") -------------------------
+
+def listing(items: Iterable[str], *, locale: str | None = None) -> str:
+    """`items` as one run of text, separated the locale's way ("a, b" / "a、b")."""
+    return tr("list.separator", locale).join(items)
+
+
+def channel_mentions(channel_ids: Iterable[int], *, locale: str | None = None) -> str:
+    return listing((f"<#{c}>" for c in channel_ids), locale=locale)
+
+
+def tier_line(role_id: int, tier: str, *, locale: str | None = None) -> str:
+    """One role tier in `/sora-admin show`."""
+    return tr("admin.tier_line", locale, role=f"<@&{role_id}>", tier=tier)
+
+
+def price_list(prices: Mapping[str, str], *, locale: str | None = None) -> str:
+    """A server's prices per second, by model (or model@size), in `/sora-admin show`."""
+    return listing((tr("admin.price_item", locale, key=k, price=v) for k, v in sorted(prices.items())),
+                   locale=locale)
+
 
 def admin_only(*, locale: str | None = None) -> str:
     return tr("admin.only_managers", locale)

@@ -67,14 +67,14 @@ class AdminGroup(app_commands.Group):
         lines = [tr("admin.show_title"), *admin.describe_limits(await self.bot.jobs.quota.guild_limits(guild_id))]
         tiers = await repo.role_tiers(guild_id)
         lines.append(tr("admin.show_tiers", tiers=tr("list.none") if not tiers else ""))
-        lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
-        channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else tr("admin.all_channels")
+        lines += [texts.tier_line(role, admin.describe_tier(data)) for role, data in tiers.items()]
+        channels = texts.channel_mentions(config.channels) if config.channels else tr("admin.all_channels")
         lines.append(tr("admin.show_channels", channels=channels))
         default = await repo.guild_default_model(guild_id)
         shown = default or tr("admin.bot_default", model=self.bot.settings.sora_default_model)
         lines.append(tr("admin.show_default_model", model=shown))
         prices = await self.bot.jobs.quota.prices_for(guild_id)
-        lines.append(tr("admin.show_prices", prices=", ".join(f"{k} ${v}" for k, v in sorted(prices.items()))))
+        lines.append(tr("admin.show_prices", prices=texts.price_list(prices)))
         language = await repo.guild_language(guild_id)
         public = await self.bot.jobs.public_locale(guild_id, str(interaction.guild_locale or ""))
         lines.append(tr("admin.show_language", language=i18n.NAMES[public])
@@ -176,7 +176,7 @@ class AdminGroup(app_commands.Group):
             return await self._reply(interaction, tr("admin.pick_channel"))
         current = await self.bot.jobs.quota.set_channels(guild_id_of(interaction), action.value,
                                                          channel.id if channel else None, by=interaction.user.id)
-        where = ", ".join(f"<#{c}>" for c in current) if current else tr("admin.every_channel")
+        where = texts.channel_mentions(current) if current else tr("admin.every_channel")
         await self._reply(interaction, tr("admin.channels_set", where=where))
 
     @app_commands.command(name="price", description="Set the USD price per second for a model (or model@size)")

@@ -31,7 +31,7 @@ from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
-from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
+from bot.texts import accepted_text, continuation_unsupported, credit_paused_line, remix_refused
 from bot.texts_controls import first_frame_note
 from db.repository import Job, NewJob
 
@@ -231,8 +231,7 @@ class JobService:
             return i18n.tr("gate.blocked")
         config = await self.ctx.repo.guild_config(who.guild_id)
         if config.channels and who.channel_id not in config.channels and not who.bypass:
-            where = ", ".join(f"<#{c}>" for c in config.channels[:10])
-            return i18n.tr("gate.channel", where=where)
+            return i18n.tr("gate.channel", where=texts.channel_mentions(config.channels[:10]))
         return None
 
     async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
@@ -293,7 +292,7 @@ class JobService:
         if decision.message:
             text += "\n" + decision.message
         if await self.ctx.repo.submission_pause(self.ctx.provider.name) is not None:
-            text += "\n⏸️ " + credit_paused_note()
+            text += "\n" + credit_paused_line()
         return Outcome(text, job=job)
 
 
