@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: ffmpeg's runner, the MP4 probe and the fitter share the slot and MediaInfo.
 """Video files: find ffmpeg, run it without blocking the event loop, probe an MP4, fit it under a size limit.
 
 `probe` checks that a downloaded file is a playable MP4 (walks the MP4 boxes to catch truncation, then

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one decision function and every rule it applies, in refusal order.
 """Pure quota arithmetic: a guild's limits (and its role tiers) + a member's usage + now → a decision
 with the words to show. No I/O: the repository computes `Usage` from the ledger, the caller passes `now`.
 `bot/engine/quota_service.py` is where a member's limits and prices are put together and where a

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every SQL statement of the bot, by design (SQL only in db/).
 """Every SQL statement of the bot, behind typed methods. Nothing else in the code base writes SQL.
 
 The SQL is written once and runs on SQLite and PostgreSQL alike, through the adapter in

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: its four duties (admit, poll, hand over, recover) share the in-flight state.
 """The one background loop of the process: admits waiting jobs fairly, polls due jobs, hands
 finished ones to delivery, and publishes progress. Not one sleeping coroutine per job.
 

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: the one HTTP client of every dialect; dialects/parse/retry hold the rest.
 """`HttpVideoProvider`: one async httpx client that speaks every relay dialect through its profile.
 
 What differs between relays lives in `dialects.py` (data); how answers are read lives in `parse.py`;

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every rule the fake Discord enforces, against the real discord.py.
 """The fake Discord against the real discord.py 2.7 client: happy paths end to end, and every rule
 the fake enforces answered with Discord's status and code."""
 

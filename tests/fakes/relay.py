@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one fake server of every relay dialect (their data: relay_dialects.py).
 """`FakeRelay`: a working fake of the Sora relays, a real aiohttp server on 127.0.0.1 (random ports).
 
 It speaks one dialect per instance (`dialect="openai" | "juheapi" | "xingchaoyiqing"`) with that

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every REST route the bot calls, sharing Discord's checks.
 """REST routes authenticated with the bot token: users, application, command sync, channels, guild.
 
 Channel messages honour permissions (403 50001/50013 from the bot's overwrites), the boost tier's
