@@ -74,7 +74,8 @@ class EngineContext:
     rate: RateCap = field(init=False)  # every upstream request takes a token from it first
 
     def __post_init__(self) -> None:
-        self.rate = self.bucket or TokenBucket(self.config.requests_per_second, self.config.burst)
+        self.rate = (self.bucket if self.bucket is not None
+                     else TokenBucket(self.config.requests_per_second, self.config.burst))
         scale = self.config.time_scale
         self.outbox = ChannelOutbox(self.publisher, self.repo, clock=self.clock, default_limit=self.config.edit_limit,
                                     default_window=self.config.edit_window * scale, margin=0.25 * scale,

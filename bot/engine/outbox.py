@@ -98,7 +98,7 @@ class ChannelOutbox:
         self.default_limit = max(1, default_limit)
         self.default_window = default_window
         self.margin = margin  # waited past a learned reset, for the trip to Discord
-        self.metrics: Metrics = metrics or NullMetrics()
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._channels: dict[int, _Channel] = {}
         self._message_ids: dict[int, int] = {}  # job id → its status message, once known
         self._offered: dict[int, tuple[str, float]] = {}  # job id → (text, engine time) last accepted

@@ -130,7 +130,7 @@ class WebhookReceiver:
         self.provider_name = provider_name
         self.clock = clock
         self.max_body = max_body
-        self.metrics: Metrics = metrics or NullMetrics()
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._secret = secret
         self._openai: StandardWebhooksVerifier | None = None
         self._openai_problem = ""
