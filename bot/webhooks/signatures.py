@@ -50,6 +50,11 @@ class StandardWebhooksVerifier:
     def verify(self, body: bytes, headers: Mapping[str, str]) -> str:
         """Check the signature and timestamp of `body`; return the `webhook-id` (the idempotency key)."""
         plain = {k.lower(): v for k, v in headers.items()}
+        # Checked here, not left to the library: standardwebhooks 1.1 raised ValueError for an entry without
+        # a comma and 1.3 skips it, so the refusal's reason would depend on the installed version.
+        entries = plain.get("webhook-signature", "").split()
+        if entries and not any("," in entry for entry in entries):
+            raise SignatureRefused("malformed signature header or body")
         try:
             self._webhook.verify(body, plain, json_parse=False)
         except WebhookVerificationError as exc:
