@@ -47,6 +47,7 @@ def _reference(job: Job) -> dict[str, Any]:
     return {"reference": discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
                                                   fail_if_not_exists=False)}
 
+
 class DiscordPublisher:
     def __init__(self, bot: commands.Bot, rate_limits: RateLimits | None = None) -> None:
         self.bot = bot
