@@ -62,18 +62,18 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="show", description="This server's limits, tiers, channels and prices")
     async def show(self, interaction: discord.Interaction) -> None:
-        repo, guild_id = self.bot.repo, guild_id_of(interaction)
-        config = await repo.guild_config(guild_id)
-        lines = [tr("admin.show_title"), *admin.describe_limits(await self.bot.jobs.quota.guild_limits(guild_id))]
-        tiers = await repo.role_tiers(guild_id)
+        repo, rules, guild_id = self.bot.repo, self.bot.jobs.quota, guild_id_of(interaction)
+        lines = [tr("admin.show_title"), *admin.describe_limits(await rules.guild_limits(guild_id))]
+        tiers = await rules.tiers(guild_id)
         lines.append(tr("admin.show_tiers", tiers=tr("list.none") if not tiers else ""))
         lines += [texts.tier_line(role, admin.describe_tier(data)) for role, data in tiers.items()]
-        channels = texts.channel_mentions(config.channels) if config.channels else tr("admin.all_channels")
+        kept = await rules.channels(guild_id)
+        channels = texts.channel_mentions(kept) if kept else tr("admin.all_channels")
         lines.append(tr("admin.show_channels", channels=channels))
         default = await repo.guild_default_model(guild_id)
         shown = default or tr("admin.bot_default", model=self.bot.settings.sora_default_model)
         lines.append(tr("admin.show_default_model", model=shown))
-        prices = await self.bot.jobs.quota.prices_for(guild_id)
+        prices = await rules.prices_for(guild_id)
         lines.append(tr("admin.show_prices", prices=texts.price_list(prices)))
         language = await repo.guild_language(guild_id)
         public = await self.bot.jobs.public_locale(guild_id, str(interaction.guild_locale or ""))

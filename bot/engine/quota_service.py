@@ -42,6 +42,14 @@ class QuotaService:
         return admin.guild_limits(quota.Limits.from_settings(self.settings),
                                   (await self.repo.guild_config(guild_id)).limits)
 
+    async def tiers(self, guild_id: int) -> dict[int, dict[str, Any]]:
+        """The server's role tiers as stored (role id → the settings it changes)."""
+        return await self.repo.role_tiers(guild_id)
+
+    async def channels(self, guild_id: int) -> list[int]:
+        """The channels the bot answers in (empty: every channel)."""
+        return list((await self.repo.guild_config(guild_id)).channels or [])
+
     async def limits_for(self, guild_id: int | None, role_ids: Iterable[int] = ()) -> quota.Limits:
         """A member's limits: the bot's, the server's over them, the most generous of the member's
         role tiers over those."""
@@ -49,7 +57,7 @@ class QuotaService:
         if guild_id is None:
             return base
         guild = admin.guild_limits(base, (await self.repo.guild_config(guild_id)).limits)
-        stored = await self.repo.role_tiers(guild_id)
+        stored = await self.tiers(guild_id)
         tiers = [admin.tier_from_json(role_id, data) for role_id, data in stored.items()]
         return quota.resolve_limits(guild, tiers, role_ids)
 
