@@ -229,9 +229,9 @@ class JobService:
             return None
         if await self.ctx.repo.is_blocked(who.guild_id, who.user_id):
             return i18n.tr("gate.blocked")
-        config = await self.ctx.repo.guild_config(who.guild_id)
-        if config.channels and who.channel_id not in config.channels and not who.bypass:
-            return i18n.tr("gate.channel", where=texts.channel_mentions(config.channels[:10]))
+        channels = await self.quota.channels(who.guild_id)
+        if channels and who.channel_id not in channels and not who.bypass:
+            return i18n.tr("gate.channel", where=texts.channel_mentions(channels[:10]))
         return None
 
     async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
