@@ -124,7 +124,8 @@ class FakeDiscord(MemberDriver):
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server  # the listening socket tells us the random port
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert server is not None and hasattr(server, "sockets"), "a started TCPSite has its server"
+        self.port = server.sockets[0].getsockname()[1]
         log.info("fake Discord listening on %s", self.url)
         return self
 

@@ -72,9 +72,9 @@ class Fault:
 
 
 def _error_code(response: web.StreamResponse) -> int | None:
-    if isinstance(response, web.Response) and response.status >= 400 and response.body:
+    if isinstance(response, web.Response) and response.status >= 400 and isinstance(response.body, bytes | bytearray):
         try:
-            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            body = json.loads(bytes(response.body))
         except (ValueError, TypeError):
             return None
         return body.get("code") if isinstance(body, dict) else None
