@@ -34,7 +34,7 @@ from db.repository import Repository
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.errors", "cogs.generate", "cogs.remix", "cogs.account", "cogs.admin", "cogs.models",
-              "cogs.controls", "cogs.gallery")
+              "cogs.controls", "cogs.gallery", "cogs.extend")
 
 
 @dataclass

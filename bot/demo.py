@@ -2,7 +2,8 @@
 
 No Discord token and no provider key: the real bot (discord.py, cogs, job engine) runs against the
 loopback fake Discord and the `simulated` provider (real MP4s made by ffmpeg). A scripted member types
-`/sora`, watches the status message, gets the video, and remixes it by replying. Everything a member
+`/sora`, watches the status message, gets the video, remixes it by replying and extends it with the
+**Extend** button (the simulated provider makes a real longer MP4). Everything a member
 would see is printed; the MP4s' paths come last. Its files live under DATA_DIR/demo/.
 """
 
@@ -117,7 +118,30 @@ async def _script(fake, product, transcript: Transcript) -> list[Path]:
     transcript.scan()
     transcript.show("alice", "(replies to the video, pinging the bot) @SoraBot make it night, with neon lights")
     await fake.say(alice, "general", "make it night, with neon lights", reply_to=first, mention_bot=True)
-    await fake.wait_for_message(lambda m: bool(m.attachments) and m.id != first.id, channel="general", timeout=120)
+    second = await fake.wait_for_message(lambda m: bool(m.attachments) and m.id != first.id, channel="general",
+                                         timeout=120)
+    transcript.scan()
+    await _extend(fake, transcript, first, "the boat drifts into a harbour full of lanterns", seconds="4")
+    await fake.wait_for_message(lambda m: bool(m.attachments) and m.id not in (first.id, second.id),
+                                channel="general", timeout=120)
     transcript.scan()
     jobs = await product.bot.repo.recent_jobs(alice.id, fake.world.guild_id, limit=10)
     return [Path(job.file_path).resolve() for job in reversed(jobs) if job.file_path]
+
+
+async def _extend(fake, transcript: Transcript, video, next_words: str, *, seconds: str) -> None:
+    """Press Extend under `video` and fill in the box: what happens next, and the seconds to add."""
+    button = next(c for c in video.custom_ids if c.startswith("sora:extend:"))
+    transcript.show("alice", f"(presses [ Extend ]) what happens next: {next_words} · seconds to add: {seconds}")
+    opener = await fake.click("alice", video, button)
+    modal = await opener.modal(timeout=10)
+    fields, stack = [], list(modal.get("components") or [])
+    while stack:
+        comp = stack.pop(0)
+        if comp.get("type") == 4:  # a text input
+            fields.append(comp["custom_id"])
+        stack = list(comp.get("components") or []) + stack
+    values = dict(zip(fields, (next_words, seconds), strict=False))
+    submitted = await fake.submit_modal("alice", "general", modal["custom_id"], values, opened_by=opener)
+    answer = await submitted.followup(timeout=10)
+    transcript.show("SoraBot", transcript.render_mentions(answer.content), " (only you can see this)")

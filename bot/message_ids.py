@@ -141,6 +141,7 @@ IDS = (
     # language
     N_("language.choice_default"),
     # menu
+    N_("menu.extend.name"),
     N_("menu.remix.name"),
     # perm
     N_("perm.attach_files"),

@@ -1,4 +1,4 @@
-"""Member-facing words of the controls: Cancel, Again, the gallery, the report chart, the fitted frame.
+"""Member-facing words of the controls: Cancel, Again, Extend, the gallery, the report chart, the fitted frame.
 
 Every word comes from the catalogue (bot/i18n.py, ids `controls.*`), in `locale` (None: the
 context's, i.e. the member's for private answers); public texts take the job's language. Every
@@ -8,7 +8,16 @@ text stays within Discord's 2,000 characters and escapes what members typed.
 from __future__ import annotations
 
 from bot.i18n import tr
-from bot.texts import MAX_CONTENT, JobView, discord_len, safe_excerpt, seconds_label, shorten, size_label
+from bot.texts import (
+    MAX_CONTENT,
+    JobView,
+    discord_len,
+    safe_excerpt,
+    safe_user_text,
+    seconds_label,
+    shorten,
+    size_label,
+)
 
 
 def cancel_label(locale: str | None = None) -> str:
@@ -114,3 +123,59 @@ def report_chart_name() -> str:
 def chart_titles() -> dict[str, str]:
     return {"videos": tr("controls.chart_videos"), "spend": tr("controls.chart_spend"), "top": tr("controls.chart_top"),
             "day": tr("controls.chart_day"), "none": tr("controls.chart_none")}
+
+
+# --- Extend -----------------------------------------------------------------------------------------
+def extend_label(locale: str | None = None) -> str:
+    return tr("controls.extend_label", locale)
+
+
+def extend_modal_title() -> str:
+    return tr("controls.extend_title")
+
+
+def extend_next_label() -> str:
+    return tr("controls.extend_next_label")
+
+
+def extend_next_placeholder() -> str:
+    return tr("controls.extend_next_placeholder")
+
+
+def extend_length_label() -> str:
+    return tr("controls.extend_length_label")
+
+
+def seconds_options(values: list[int]) -> str:
+    """"4, 8 or 12"; a run of three or more in a row as a range ("1–15")."""
+    runs: list[str] = []
+    ordered = sorted(set(values))
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:
+            chunk = ordered[start:i]
+            runs.extend([f"{chunk[0]}–{chunk[-1]}"] if len(chunk) >= 3 else [str(v) for v in chunk])
+            start = i
+    if len(runs) <= 1:
+        return runs[0] if runs else ""
+    return tr("list.or", head=", ".join(runs[:-1]), last=runs[-1])
+
+
+def extend_length_placeholder(values: list[int]) -> str:
+    return shorten(tr("controls.extend_length_placeholder", options=seconds_options(values)), 100)
+
+
+def extend_unsupported(model: str) -> str:
+    return tr("controls.extend_unsupported", model=safe_user_text(model))
+
+
+def extend_refused(job_id: object) -> str:
+    return tr("controls.extend_refused", job_id=job_id)
+
+
+def extend_bad_length(given: str, values: list[int]) -> str:
+    return tr("controls.extend_bad_length", given=safe_excerpt(given, 20), options=seconds_options(values))
+
+
+def extend_not_a_result() -> str:
+    return tr("controls.extend_not_a_result")

@@ -95,9 +95,15 @@ async def send_outcome(interaction: discord.Interaction, outcome) -> None:
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
-def result_items(job: Job) -> list[discord.ui.Item]:
-    """The buttons a result carries beside `Remix`."""
-    return [AgainButton(job.id, locale=job.locale)]
+def result_items(job: Job, *, extendable: bool = False) -> list[discord.ui.Item]:
+    """The buttons a result carries beside `Remix`: Again, and Extend where the provider can continue
+    the video (cogs/extend.py)."""
+    from cogs.extend import ExtendButton
+
+    items: list[discord.ui.Item] = [AgainButton(job.id, locale=job.locale)]
+    if extendable:
+        items.append(ExtendButton(job.id, locale=job.locale))
+    return items
 
 
 async def setup(bot: commands.Bot) -> None:

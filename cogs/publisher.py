@@ -108,7 +108,8 @@ class DiscordPublisher:
                 return found
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id, locale=job.locale))
-        for item in result_items(job):  # Again (and Extend where the provider continues videos)
+        jobs = getattr(self.bot, "jobs", None)
+        for item in result_items(job, extendable=jobs is not None and jobs.extendable(job)):  # Again, Extend
             view.add_item(item)
         try:
             sent = await channel.send(

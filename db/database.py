@@ -55,23 +55,54 @@ async def migration_state(conn: aiosqlite.Connection) -> tuple[int, int]:
     return int(row[0]), latest_version()
 
 
+# A SQLite migration whose first lines hold this directive rebuilds a table (SQLite cannot change a
+# CHECK or a column type in place): create the new table, copy every row, drop the old one, rename,
+# recreate the indexes, in the migration's own SQL (see 0009_extend_kind.sql). Dropping a table that
+# others reference needs foreign keys off, and SQLite ignores that pragma inside a transaction, so the
+# runner turns them off before BEGIN, runs `PRAGMA foreign_key_check` before COMMIT (a dangling
+# reference rolls everything back), and turns them on again afterwards.
+FOREIGN_KEYS_OFF = "-- migrate: foreign_keys=off"
+
+
+class MigrationError(RuntimeError):
+    """A migration left the database inconsistent; it was rolled back."""
+
+
+def needs_foreign_keys_off(sql: str) -> bool:
+    return any(line.strip() == FOREIGN_KEYS_OFF for line in sql.splitlines()[:5])
+
+
+async def _pragma(conn: aiosqlite.Connection, sql: str) -> list[tuple]:
+    async with conn.execute(sql) as cur:
+        return [tuple(row) for row in await cur.fetchall()]
+
+
 async def migrate(conn: aiosqlite.Connection) -> int:
     """Apply every pending migration in one transaction; return how many were applied."""
     applied, _latest = await migration_state(conn)
     pending = [(n, p) for n, p in migrations() if n > applied]
     if not pending:
         return 0
-    script = ["BEGIN IMMEDIATE;"]
-    for _number, path in pending:
-        script.append(path.read_text(encoding="utf-8"))
-    script.append(f"PRAGMA user_version = {pending[-1][0]};")
-    script.append("COMMIT;")
+    texts = [path.read_text(encoding="utf-8") for _number, path in pending]
+    rebuild = any(needs_foreign_keys_off(text) for text in texts)
+    keys_were_on = (await _pragma(conn, "PRAGMA foreign_keys"))[0][0] == 1
+    if rebuild:
+        await conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before BEGIN
     try:
-        await conn.executescript("\n".join(script))
+        await conn.executescript("\n".join(["BEGIN IMMEDIATE;", *texts]))
+        if rebuild:
+            dangling = await _pragma(conn, "PRAGMA foreign_key_check")
+            if dangling:
+                raise MigrationError(f"the migration left {len(dangling)} dangling references, e.g. {dangling[0]}")
+        await conn.execute(f"PRAGMA user_version = {pending[-1][0]}")
+        await conn.execute("COMMIT")
     except Exception:
         if conn.in_transaction:
             await conn.rollback()
         raise
+    finally:
+        if rebuild and keys_were_on:
+            await conn.execute("PRAGMA foreign_keys = ON")
     log.info("database migrated from version %d to %d", applied, pending[-1][0])
     return len(pending)
 

@@ -13,7 +13,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 
 from bot import admin, i18n, texts
+from bot import texts_controls as controls
 from bot.quota import WINDOW_IDS
+from bot.sora.dialects import extension_lengths_text
 from bot.texts import FailureKind, JobView
 from cogs.account import _STATE_WORDS
 from cogs.common import NEEDED
@@ -138,6 +140,10 @@ def all_outputs(view: JobView, locale: str) -> list[str]:
     out.append(texts.refused_model(HUGE[:500], ["sora-2"], locale=locale))
     out.append(texts.refused_guild_budget(Decimal(9), Decimal(10), Decimal(2), WHEN, locale=locale))
     out.append(texts.continuation_unsupported(HUGE[:500], locale=locale))
+    with i18n.use(locale):  # the Extend answers are private: the context's language
+        out += [controls.extend_unsupported(HUGE[:500]), controls.extend_refused("j7Hq2"),
+                controls.extend_bad_length(HUGE, [*range(1, 16), 20, 30]), controls.extend_not_a_result(),
+                extension_lengths_text([4, 8, 12])]
     out += texts.models_pages([texts.model_summary(
         f"{HUGE[:80]} {n}", f"m{n}", seconds=[4, 8, 12], sizes=["1280x720"] * 12, audio=None, first_frame=True,
         last_frame=False, usd_per_second=Decimal("0.1"), locale=locale) for n in range(200)], locale=locale)
@@ -145,9 +151,9 @@ def all_outputs(view: JobView, locale: str) -> list[str]:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("remix_of", [None, "a1b2c"])
-def test_every_output_fits_one_message_in_each_language(locale, remix_of):
-    for output in all_outputs(job(remix_of=remix_of), locale):
+@pytest.mark.parametrize(("remix_of", "extension_of"), [(None, None), ("a1b2c", None), (None, "a1b2c")])
+def test_every_output_fits_one_message_in_each_language(locale, remix_of, extension_of):
+    for output in all_outputs(job(remix_of=remix_of, extension_of=extension_of), locale):
         assert texts.discord_len(output) <= texts.MAX_CONTENT
         assert len(output) > 20
 
@@ -157,6 +163,17 @@ def test_prompts_cannot_ping_anyone_in_any_language(locale):
     for output in all_outputs(job(), locale):
         found = re.findall(r"@everyone|@here|<@[!&]?\d+>", output)
         assert set(found) <= {"<@4242>"}, found
+
+
+def test_an_extension_says_so_in_each_language():
+    view = job("then it rains", extension_of="41", locale="zh_CN")
+    assert "延长自 `41`" in texts.result_caption(view, actual_seconds=16)
+    assert "extension of `41`" in texts.status_text(job("then it rains", extension_of="41"), state="queued")
+    with i18n.use("zh-CN"):
+        assert controls.extend_length_placeholder([4, 8, 12]).endswith("12 秒")
+    assert controls.seconds_options([4, 8, 12]) == "4, 8 or 12"
+    assert controls.seconds_options([1, 2, 3, 4, 5, 8]) == "1–5 or 8"
+    assert controls.extend_length_placeholder(list(range(1, 16))) == "1–15 seconds"
 
 
 def test_the_public_job_messages_speak_the_job_s_language_private_ones_the_context_s():

@@ -103,6 +103,8 @@ class EngineContext:
 
 def job_view(job: Job) -> JobView:
     """The plain facts messages mention, from our record."""
+    parent = str(job.parent_job_id) if job.parent_job_id else None
+    extension = job.kind == "extend"
     return JobView(job_id=str(job.id), user_id=job.user_id, prompt=job.prompt, model=job.model, size=job.size,
-                   seconds=job.seconds, remix_of=str(job.parent_job_id) if job.parent_job_id else None,
-                   locale=job.locale or DEFAULT_LOCALE)
+                   seconds=job.seconds, remix_of=None if extension else parent,
+                   extension_of=parent if extension else None, locale=job.locale or DEFAULT_LOCALE)

@@ -1,5 +1,6 @@
-"""What a member can do to a job after asking for it: take it back before it is sent (Cancel), or
-ask for the same video again (Again). The Discord side (cogs/controls.py) only calls these.
+"""What a member can do to a job after asking for it: take it back before it is sent (Cancel), ask
+for the same video again (Again), or continue a finished one (Extend). The Discord side
+(cogs/controls.py, cogs/extend.py) only calls these.
 
 Cancel is a compare-and-set from `requested` to `cancelled` with the reservation refunded in the same
 transaction (`Repository.end_job`): if the poller claimed the job a moment earlier the set fails and
@@ -10,6 +11,8 @@ upstream either way, so nobody pays for a cancelled video.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +67,13 @@ async def again(service: JobService, who: Requester, parent: Job, *, reply_to: i
     if parent.guild_id != who.guild_id:
         return Outcome(words.again_unknown(parent.id), refusal="invalid")
     reply_to = reply_to or parent.result_message_id
-    if parent.kind == "remix" and parent.parent_job_id is not None:
+    if parent.kind in ("remix", "extend") and parent.parent_job_id is not None:
         source = await ctx.repo.get_job(parent.parent_job_id)
         if source is None:
             return Outcome(words.again_unknown(parent.id), refusal="invalid")
+        if parent.kind == "extend":  # the same continuation of the same video again
+            return await service.request_extension(who, source, parent.prompt, parent.seconds,
+                                                   reply_to_message_id=reply_to)
         return await service.request_remix(who, source, parent.prompt, reply_to_message_id=reply_to)
     image = None
     if parent.image_path:
@@ -77,3 +83,29 @@ async def again(service: JobService, who: Requester, parent: Job, *, reply_to: i
             return Outcome(words.again_frame_gone(parent.id), refusal="invalid")
     return await service.request_video(who, prompt=parent.prompt, model=parent.model, size=parent.size,
                                        seconds=parent.seconds, image=image, reply_to_message_id=reply_to)
+
+
+def default_length(parent: Job, lengths: list[int]) -> int:
+    """The length an Extend modal offers first: the video's own length when an extension may add
+    it, else the shortest offered."""
+    return parent.seconds if parent.seconds in lengths else min(lengths)
+
+
+def parse_length(text: str | None) -> int | None:
+    """Seconds typed in the Extend modal ("8", "8s", "8 秒", "８"); None when it is not a number."""
+    cleaned = unicodedata.normalize("NFKC", text or "").strip().lower()
+    cleaned = re.sub(r"\s*(s|sec|secs|seconds?|秒)$", "", cleaned)
+    return int(cleaned) if cleaned.isdigit() and len(cleaned) <= 4 else None
+
+
+async def extend(service: JobService, who: Requester, parent: Job, prompt: str, length: str | None, *,
+                 reply_to: int | None) -> Outcome:
+    """An extension of `parent` asked from the modal: `length` as typed (None: the only length offered)."""
+    lengths = service.extension_lengths(parent)
+    seconds = default_length(parent, lengths) if lengths else parent.seconds
+    if length is not None and length.strip():
+        parsed = parse_length(length)
+        if parsed is None and lengths:  # (none offered: request_extension says it can't be extended)
+            return Outcome(words.extend_bad_length(length, lengths), refusal="invalid")
+        seconds = parsed if parsed is not None else seconds
+    return await service.request_extension(who, parent, prompt, seconds, reply_to_message_id=reply_to)

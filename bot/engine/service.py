@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot import i18n, media_types, pricing, quota, texts
+from bot import texts_controls as controls_words
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
@@ -203,6 +204,53 @@ class JobService:
         return await self._create(who, NewJob(
             guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind="remix", prompt=prompt,
             model=parent.model, size=parent.size, seconds=parent.seconds, provider=self.ctx.provider.name,
+            idempotency_key=_key(), parent_job_id=parent.id,
+            reply_to_message_id=reply_to_message_id or parent.result_message_id))
+
+    # --- extensions --------------------------------------------------------------------------------
+    def extension_lengths(self, parent: Job) -> list[int]:
+        """The lengths (seconds) an extension of `parent` may add: the provider's own set where it has
+        one (OpenAI's /videos/extensions: 4, 8, 12) within the model's durations, else the model's
+        durations; empty when the provider cannot continue this model's videos."""
+        provider = self.ctx.provider
+        can_extend = getattr(provider, "can_extend", None)
+        if can_extend is None or not can_extend(parent.model):
+            return []
+        caps = self.catalog.current().get(parent.model)
+        durations = set(caps.durations) if caps is not None and caps.durations else set()
+        fixed_for = getattr(provider, "extension_seconds", None)
+        fixed = fixed_for(parent.model) if fixed_for is not None else None
+        if fixed is None:
+            return sorted(durations or {parent.seconds})
+        return sorted(set(fixed) & durations if durations else set(fixed))
+
+    def extendable(self, job: Job) -> bool:
+        """Whether `job`'s video can be continued (the Extend button is shown only then)."""
+        return bool(self.extension_lengths(job))
+
+    async def request_extension(self, who: Requester, parent: Job, prompt: str, seconds: int, *,
+                                reply_to_message_id: int | None = None) -> Outcome:
+        """`seconds` more of `parent`'s video, directed by `prompt`: a new job of kind `extend`, priced
+        and quota-checked at the extension's length through the same path as /sora and remix."""
+        if parent.guild_id != who.guild_id:
+            return Outcome(controls_words.extend_refused(parent.id), refusal="invalid")
+        lengths = self.extension_lengths(parent)
+        if not lengths:
+            return Outcome(controls_words.extend_unsupported(parent.model), refusal="extend_unsupported")
+        if parent.provider_id is None or parent.state not in REMIXABLE:
+            return Outcome(controls_words.extend_refused(parent.id), refusal="invalid")
+        if seconds not in lengths:
+            return Outcome(controls_words.extend_bad_length(str(seconds), lengths), refusal="invalid")
+        try:
+            prompt = validate_remix_prompt(prompt, max_prompt_chars=self.settings.sora_max_prompt_chars)
+        except errors.InvalidRequest as exc:
+            return Outcome(exc.user_message, refusal="invalid")
+        refusal = await self._gate(who)
+        if refusal:
+            return Outcome(refusal, refusal="blocked")
+        return await self._create(who, NewJob(
+            guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind="extend", prompt=prompt,
+            model=parent.model, size=parent.size, seconds=seconds, provider=self.ctx.provider.name,
             idempotency_key=_key(), parent_job_id=parent.id,
             reply_to_message_id=reply_to_message_id or parent.result_message_id))
 

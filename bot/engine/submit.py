@@ -23,6 +23,7 @@ from bot.engine.progress import publish_progress
 from bot.engine.schedule import learned_render_seconds, next_poll_delay
 from bot.metrics import failure_reason
 from bot.sora import errors
+from bot.sora.base import VideoExtender
 from bot.sora.models import CreateVideo, Video, VideoError
 from bot.texts import FailureKind, failure_text
 from db.repository import Job
@@ -113,12 +114,33 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
                                   previous_job_id=parent.provider_id)
             return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
         return await ctx.provider.remix(parent.provider_id, job.prompt, idempotency_key=job.idempotency_key)
+    if job.kind == "extend":
+        return await _send_extension(ctx, job)
     image = None
     if job.image_path:
         image = await asyncio.to_thread(Path(job.image_path).read_bytes)
     request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=image,
                           image_mime=media_types.mime_of_path(job.image_path) if image else None)
     return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
+
+
+async def _send_extension(ctx: EngineContext, job: Job) -> Video:
+    """`job.seconds` more of its parent's video: OpenRouter continues it with a create that names the
+    parent (`previous_job_id`), OpenAI-style relays with `POST /videos/extensions`."""
+    parent = await ctx.repo.get_job(job.parent_job_id) if job.parent_job_id else None
+    if parent is None or parent.provider_id is None:
+        raise errors.NotFound("the video to extend is unknown",
+                              user_message=i18n.tr("failure.extend_parent_gone", job.locale))
+    provider = ctx.provider
+    if not isinstance(provider, VideoExtender) or not provider.can_extend(job.model):  # the provider changed?
+        raise errors.OperationUnsupported("this provider cannot extend videos", code="unsupported",
+                                          user_message=i18n.tr("controls.extend_unsupported", job.locale,
+                                                               model=job.model))
+    if getattr(provider, "continues_by_create", False):
+        request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds,
+                              previous_job_id=parent.provider_id)
+        return await provider.create(request, idempotency_key=job.idempotency_key)
+    return await provider.extend(parent.provider_id, job.prompt, job.seconds, idempotency_key=job.idempotency_key)
 
 
 async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Job | None:

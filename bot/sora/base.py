@@ -24,6 +24,11 @@ class VideoProvider(Protocol):
     async def remix(self, video_id: str, prompt: str, *, idempotency_key: str | None = None) -> Video:
         """Raise `RemixUnsupported` where the dialect has none."""
 
+    # Optional (the engine asks with getattr; absent means no extensions): `can_extend(model) -> bool`,
+    # `extension_seconds(model) -> tuple[int, ...] | None` (None: the model's durations) and
+    # `extend(video_id, prompt, seconds, *, idempotency_key=None) -> Video` (a video whose `seconds` is
+    # the stitched total). OpenRouter extends through `create(previous_job_id=…)` instead.
+
     async def list(self, *, limit: int = 100) -> list[Video]:
         """Most recent first. Raise `OperationUnsupported` where the dialect has none."""
 
@@ -41,3 +46,15 @@ class ModelLister(Protocol):
     """The optional models endpoint some providers have (OpenRouter): `isinstance(p, ModelLister)` asks."""
 
     async def list_models(self) -> list[dict]: ...
+
+
+@runtime_checkable
+class VideoExtender(Protocol):
+    """The optional extension some providers have: `isinstance(p, VideoExtender)` asks."""
+
+    def can_extend(self, model: str) -> bool: ...
+
+    def extension_seconds(self, model: str) -> tuple[int, ...] | None: ...
+
+    async def extend(self, video_id: str, prompt: str, seconds: int, *,
+                     idempotency_key: str | None = None) -> Video: ...

@@ -29,10 +29,11 @@ import httpx
 
 from bot import media_types
 from bot.sora.bounded import BrokenOff, DownloadLimits, content_range_start, read_body, stream_to_file
-from bot.sora.dialects import CreateEncoding, DialectProfile
+from bot.sora.dialects import EXTENSION_SECONDS, CreateEncoding, DialectProfile, extension_lengths_text
 from bot.sora.errors import (
     DownloadExpired,
     DownloadFailed,
+    InvalidRequest,
     NotFound,
     OperationUnsupported,
     ProviderUnavailable,
@@ -128,6 +129,7 @@ class HttpVideoProvider:
         self._download_limits = download_limits or DownloadLimits()
         self.name = profile.name
         self.supports_remix = profile.has("remix")
+        self.supports_extend = profile.has("extend")
         self.supports_list = profile.has("list")
         self.supports_idempotency = profile.idempotency_header is not None
 
@@ -299,6 +301,27 @@ class HttpVideoProvider:
         prompt = self._limits.check_remix_prompt(prompt)
         response = await self._call("POST", path, replay_safe=self._replay_safe(idempotency_key),
                                     idempotency_key=idempotency_key, json={"prompt": prompt})
+        return self._video(response)
+
+    def can_extend(self, model: str) -> bool:
+        """Whether a finished video of `model` can be continued: the relay serves /videos/extensions."""
+        return self.supports_extend
+
+    def extension_seconds(self, model: str) -> tuple[int, ...] | None:
+        """The lengths an extension may add (None: the model's own durations)."""
+        return EXTENSION_SECONDS
+
+    async def extend(self, video_id: str, prompt: str, seconds: int, *, idempotency_key: str | None = None) -> Video:
+        """Continue the completed video `video_id` by `seconds` more, directed by `prompt`. The answer
+        is a new video whose `seconds` is the stitched total."""
+        path = self._profile.path("extend")  # OperationUnsupported first: nothing to check then
+        prompt = self._limits.check_remix_prompt(prompt)
+        if seconds not in EXTENSION_SECONDS:
+            raise InvalidRequest(f"an extension of {seconds} s is not offered", code="invalid_seconds",
+                                 user_message=extension_lengths_text(EXTENSION_SECONDS))
+        body = {"video": {"id": video_id}, "prompt": prompt, "seconds": str(seconds)}
+        response = await self._call("POST", path, replay_safe=self._replay_safe(idempotency_key),
+                                    idempotency_key=idempotency_key, json=body)
         return self._video(response)
 
     async def list(self, *, limit: int = 100) -> list[Video]:

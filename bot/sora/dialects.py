@@ -14,10 +14,11 @@ from enum import StrEnum
 from types import MappingProxyType
 from urllib.parse import quote
 
+from bot.i18n import tr
 from bot.sora.errors import OperationUnsupported, RemixUnsupported
 from bot.sora.models import Variant, VideoState
 
-ENDPOINTS = ("create", "status", "remix", "list", "delete", "content")
+ENDPOINTS = ("create", "status", "remix", "list", "delete", "content", "extend")
 _NEEDS_ID = frozenset({"status", "remix", "delete", "content"})
 
 # Every dialect's state words, mapped once into our closed set (compared lower-case).
@@ -31,6 +32,17 @@ STATE_WORDS: Mapping[str, VideoState] = MappingProxyType({
     "failed": VideoState.FAILED, "failure": VideoState.FAILED, "error": VideoState.FAILED,
     "cancelled": VideoState.FAILED, "canceled": VideoState.FAILED, "rejected": VideoState.FAILED,
 })
+
+
+# Lengths an extension may add on `POST /videos/extensions` (the OpenAI schema's `VideoSeconds`).
+EXTENSION_SECONDS: tuple[int, ...] = (4, 8, 12)
+
+
+def extension_lengths_text(options: tuple[int, ...] | list[int]) -> str:
+    """Member-facing: which lengths an extension may add (e.g. "4, 8 or 12 seconds")."""
+    values = [str(v) for v in sorted(options)]
+    listed = values[0] if len(values) == 1 else tr("list.or", head=", ".join(values[:-1]), last=values[-1])
+    return tr("extend.lengths", options=listed)
 
 
 class CreateEncoding(StrEnum):
@@ -97,7 +109,8 @@ class DialectProfile:
 OPENAI = DialectProfile(
     name="openai",
     paths={"create": "/videos", "status": "/videos/{id}", "remix": "/videos/{id}/remix",
-           "list": "/videos", "delete": "/videos/{id}", "content": "/videos/{id}/content"},
+           "list": "/videos", "delete": "/videos/{id}", "content": "/videos/{id}/content",
+           "extend": "/videos/extensions"},  # the schema's CreateVideoExtend: {video: {id}, prompt, seconds}
     create_encoding=CreateEncoding.MULTIPART,
     create_fields=_OPENAI_FIELDS,
     content_variants=frozenset(Variant),
@@ -107,6 +120,9 @@ OPENAI = DialectProfile(
 JUHEAPI = replace(
     OPENAI,
     name="juheapi",
+    # The relay's documents list create, status, remix and content, not /videos/extensions: off until a
+    # deployment says it is served (SORA_PATHS={"extend": "/videos/extensions"}).
+    paths={**OPENAI.paths, "extend": None},
     # meta_data.url is the documented download; /content is the OpenAI-compatible fallback, video only.
     content_variants=frozenset({Variant.VIDEO}),
 )
@@ -114,7 +130,7 @@ JUHEAPI = replace(
 XINGCHAOYIQING = DialectProfile(
     name="xingchaoyiqing",
     paths={"create": "/sora/videos", "status": "/videos/{id}", "remix": None, "list": None,
-           "delete": None, "content": None},
+           "delete": None, "content": None, "extend": None},
     create_encoding=CreateEncoding.JSON,
     create_fields=_XINGCHAOYIQING_FIELDS,
     models={"sora-2": "openAiSora2Plus", "sora-2-pro": "openAiSora2Pro"},
@@ -128,7 +144,7 @@ XINGCHAOYIQING = DialectProfile(
 OPENROUTER = DialectProfile(
     name="openrouter",
     paths={"create": "/videos", "status": "/videos/{id}", "remix": None, "list": None, "delete": None,
-           "content": "/videos/{id}/content"},
+           "content": "/videos/{id}/content", "extend": None},  # extend: a create with previous_job_id
     create_encoding=CreateEncoding.JSON,
     create_fields={"model": "model", "prompt": "prompt", "size": "size", "seconds": "duration",
                    "image": "frame_images"},

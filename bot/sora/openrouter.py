@@ -153,6 +153,14 @@ class OpenRouterProvider(HttpVideoProvider):
         """Whether videos of `model` (our name) can be continued with `previous_job_id`."""
         return self._profile.provider_model(model) in self._continuation
 
+    def can_extend(self, model: str) -> bool:
+        """An extension is a continuation too (a create with `previous_job_id` and the added length):
+        the same models, one list (OPENROUTER_CONTINUATION_MODELS)."""
+        return self.can_continue(model)
+
+    def extension_seconds(self, model: str) -> tuple[int, ...] | None:
+        return None  # the model's own `supported_durations`
+
     # --- the VideoProvider interface ---------------------------------------------------------------
 
     async def create(self, request: CreateVideo, *, idempotency_key: str | None = None) -> Video:

@@ -8,6 +8,10 @@ progress, then completed. A prompt with the word "forbidden" fails as a content-
 The video is rendered when first downloaded and cached: a moving gradient (or the first-frame image)
 with the prompt drawn on it by Pillow (the bundled ffmpeg may have no fonts), a sine tone as sound,
 H.264 + AAC at the requested size and length.
+
+It extends videos like OpenAI's `POST /videos/extensions`: `extend` makes a new video whose `seconds`
+is the stitched total, and its MP4 is the source video's followed by a new segment showing the
+extension's prompt (joined without re-encoding: both come from the same encoder settings).
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
 class SimulatedProvider:
     name = "simulated"
     supports_remix = True
+    supports_extend = True
     supports_list = True
     supports_idempotency = True
 
@@ -143,8 +148,8 @@ class SimulatedProvider:
         share = 1.0 if span <= 0 else (self._clock() - created) / span
         forbidden = bool(_FORBIDDEN.search(record["prompt"]))
         common = dict(id=record["id"], created_at=datetime.fromtimestamp(created, UTC), model=record["model"],
-                      size=record["size"], seconds=float(record["seconds"]), prompt=record["prompt"],
-                      remixed_from=record.get("remixed_from"))
+                      size=record["size"], seconds=float(record["seconds"]) + float(record.get("added") or 0),
+                      prompt=record["prompt"], remixed_from=record.get("remixed_from"))
         if forbidden and share >= QUEUED_SHARE:
             return Video(state=VideoState.FAILED, progress=0,
                          completed_at=datetime.fromtimestamp(created + span * QUEUED_SHARE, UTC),
@@ -197,8 +202,32 @@ class SimulatedProvider:
                                    size=parent["size"], seconds=parent["seconds"], remixed_from=video_id,
                                    image=image, idempotency_key=idempotency_key)
 
+    def can_extend(self, model: str) -> bool:
+        return True
+
+    def extension_seconds(self, model: str) -> tuple[int, ...] | None:
+        return None  # the model's own durations
+
+    async def extend(self, video_id: str, prompt: str, seconds: int, *, idempotency_key: str | None = None) -> Video:
+        """`seconds` more of the completed `video_id`, directed by `prompt`: a new video of the total length."""
+        if not prompt.strip():
+            raise InvalidRequest("empty extension prompt", status_code=400, user_message=tr("simulated.empty_change"))
+        parent = await self._load(video_id)
+        if self._video(parent).state is not VideoState.COMPLETED:
+            raise InvalidRequest(f"video {video_id} is not completed", status_code=400,
+                                 user_message=tr("simulated.not_finished"))
+        total = int(parent["seconds"]) + int(parent.get("added") or 0) + seconds
+        if seconds < 1 or total > MAX_SECONDS:
+            raise InvalidRequest(f"extension to {total} s", status_code=400,
+                                 user_message=tr("simulated.length", max=MAX_SECONDS))
+        return await self._new_job(prompt=prompt.strip(), model=parent["model"], size=parent["size"],
+                                   seconds=seconds, remixed_from=None, image=None,
+                                   idempotency_key=idempotency_key, extends=video_id,
+                                   added=total - seconds)
+
     async def _new_job(self, *, prompt: str, model: str, size: str, seconds: int, remixed_from: str | None,
-                       image: tuple[bytes, str] | None, idempotency_key: str | None) -> Video:
+                       image: tuple[bytes, str] | None, idempotency_key: str | None, extends: str | None = None,
+                       added: int = 0) -> Video:
         async with self._create_lock:
             if idempotency_key:
                 for record in await asyncio.to_thread(self._read_all):
@@ -215,6 +244,8 @@ class SimulatedProvider:
             record = {"id": video_id, "prompt": prompt, "model": model, "size": size, "seconds": seconds,
                       "created_at": self._clock(), "remixed_from": remixed_from,
                       "idempotency_key": idempotency_key, "image_file": image_file}
+            if extends:  # `seconds` is the new segment; `added` the source's length before it
+                record.update(extends=extends, added=added)
             await asyncio.to_thread(self._write, record)
         log.info("simulated job %s created (%s, %s s%s)", video_id, size, seconds,
                  f", remix of {remixed_from}" if remixed_from else "")
@@ -264,6 +295,8 @@ class SimulatedProvider:
     # --- rendering ---------------------------------------------------------------------------------
 
     async def _render(self, record: dict[str, Any]) -> Path:
+        if record.get("extends"):
+            return await self._render_extension(record)
         video_id = record["id"]
         final = self._renders / f"{video_id}.mp4"
         lock = self._render_locks.setdefault(video_id, asyncio.Lock())
@@ -310,6 +343,33 @@ class SimulatedProvider:
                 caption.unlink(missing_ok=True)
             log.info("simulated job %s rendered in %.2f s (%d bytes)", video_id,
                      time.perf_counter() - started, final.stat().st_size)
+            return final
+
+    async def _render_extension(self, record: dict[str, Any]) -> Path:
+        """The source video's MP4 followed by a segment of the extension's prompt, as one file."""
+        video_id = record["id"]
+        final = self._renders / f"{video_id}.mp4"
+        async with self._render_locks.setdefault(video_id, asyncio.Lock()):
+            if final.exists():
+                return final
+            source = await self._render(await self._load(record["extends"]))
+            segment = await self._render({**record, "id": f"{video_id}_next", "extends": None, "image_file": None})
+            listing = self._renders / f"{video_id}.concat.txt"
+            await asyncio.to_thread(listing.write_text, "".join(
+                f"file '{path.resolve()}'\n" for path in (source, segment)), encoding="utf-8")
+            partial = final.with_name(final.name + ".part")
+            try:
+                code, errors = await media.run_ffmpeg(
+                    ["-y", "-safe", "0", *media.file_input(listing, "concat"), "-c", "copy",
+                     "-movflags", "+faststart", "-v", "error", "-f", "mp4", str(partial)],
+                    timeout=self.render_timeout, what="join the simulated extension")
+                if code != 0:
+                    raise media.MediaError(f"ffmpeg could not join the extension: {errors.strip()[-300:]}")
+                await asyncio.to_thread(partial.replace, final)
+            finally:
+                partial.unlink(missing_ok=True)
+                listing.unlink(missing_ok=True)
+                segment.unlink(missing_ok=True)
             return final
 
     async def _thumbnail(self, record: dict[str, Any], video: Path) -> Path:

@@ -34,6 +34,7 @@ class JobView:
     size: str
     seconds: int | float
     remix_of: str | None = None  # our job id of the source video, for remixes
+    extension_of: str | None = None  # our job id of the video an extension continues
     locale: str | None = None  # the server's language: public job messages (status, result, failure) speak it
 
 
@@ -193,6 +194,9 @@ def _spec(job: JobView, locale: str | None) -> str:
 
 
 def _remix_of(job: JobView, locale: str | None) -> str:
+    """" · remix of `12`" or " · extension of `12`" after a job's spec, or nothing."""
+    if job.extension_of:
+        return tr("job.extension_of", locale, parent=job.extension_of)
     return tr("job.remix_of", locale, parent=job.remix_of) if job.remix_of else ""
 
 

@@ -36,7 +36,11 @@ Knobs (a `kind` or `method` narrows a knob to those requests; None means any):
 Inspection: `requests` (method, path, kind, time, query, authorization, idempotency key, in order),
 `count(kind, method)`, `create_count`, `remix_count`, `jobs` / `job(id)`, `webhook_deliveries`.
 
-Request kinds: create, status, remix, list, delete, content (`/videos/{id}/content`) and file (a
+Extensions (openai, juheapi): `POST /videos/extensions` with {video: {id}, prompt, seconds} as JSON,
+validated like the schema (the source must be a completed video, seconds "4", "8" or "12"); the new
+job's `seconds` is the stitched total, its MP4 that long. `extend_count` counts them.
+
+Request kinds: create, status, remix, extend, list, delete, content (`/videos/{id}/content`) and file (a
 direct download URL: juheapi's `meta_data.url`, xingchaoyiqing's `video_url`). Direct URLs live on a
 second port (`cdn_origin`): another origin that, like S3, refuses a request carrying an
 `Authorization` header. With `files_on_api_host=True` they live on the API's origin and need the key.
@@ -70,6 +74,7 @@ from tests.fakes.relay_dialects import (
     job_json,
     new_job_id,
     read_create,
+    read_extension,
 )
 from tests.fakes.relay_webhooks import WebhookDelivery, WebhookSender
 
@@ -153,6 +158,7 @@ class FakeRelay:
         self.requests: list[RecordedRequest] = []
         self.create_count = 0  # jobs created by the create endpoint (remixes are `remix_count`)
         self.remix_count = 0
+        self.extend_count = 0
         self._faults: list[Fault] = []
         self._job_failures: list[JobFailure] = []
         self._reject_creates: list[JobFailure] = []
@@ -414,6 +420,20 @@ class FakeRelay:
         job = self._new_job(request, prompt=prompt, model=source.model, size=source.size,
                             seconds=source.seconds, remixed_from=source.id)
         self.remix_count += 1
+        return self._job_response(job)
+
+    async def _on_extend(self, request: web.Request, _: str | None) -> web.Response:
+        replay = self._replayed(request)
+        if replay is not None:
+            return replay
+        source_id, prompt, seconds = await read_extension(request, strict=self.dialect == "openai")
+        source = self._get_job(source_id)
+        if source.state(self.clock(), self.queue_fraction) != "completed":
+            raise Rejected(400, "Only completed videos can be extended.", code="invalid_video_state")
+        job = self._new_job(request, prompt=prompt, model=source.model, size=source.size,
+                            seconds=source.seconds + seconds)  # the stitched total
+        job.extended_from = source.id
+        self.extend_count += 1
         return self._job_response(job)
 
     async def _on_status(self, request: web.Request, job_id: str | None) -> web.Response:

@@ -26,11 +26,14 @@ XING_MODELS = ("openAiSora2Plus", "openAiSora2Pro")
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 PATHS = {
     "openai": {"create": "/videos", "status": "/videos/{id}", "remix": "/videos/{id}/remix",
-               "list": "/videos", "delete": "/videos/{id}", "content": "/videos/{id}/content"},
+               "list": "/videos", "delete": "/videos/{id}", "content": "/videos/{id}/content",
+               "extend": "/videos/extensions"},
     "xingchaoyiqing": {"create": "/sora/videos", "status": "/videos/{id}"},
 }
 PATHS["juheapi"] = PATHS["openai"]
-METHODS = {"create": "POST", "status": "GET", "remix": "POST", "list": "GET", "delete": "DELETE", "content": "GET"}
+METHODS = {"create": "POST", "status": "GET", "remix": "POST", "list": "GET", "delete": "DELETE", "content": "GET",
+           "extend": "POST"}
+EXTENSION_SECONDS = ("4", "8", "12")  # the schema's VideoSeconds: a string
 CONTENT_VARIANTS = {"openai": ("video", "thumbnail", "spritesheet"), "juheapi": ("video",), "xingchaoyiqing": ()}
 _RUNNING_WORD = {"openai": "in_progress", "juheapi": "processing", "xingchaoyiqing": "processing"}
 # How each relay words a content-policy rejection, and an ordinary failure: (code, message).
@@ -75,6 +78,7 @@ class FakeJob:
     started: float  # the relay's clock
     render_seconds: float
     remixed_from: str | None = None
+    extended_from: str | None = None  # the source video of an extension
     image_mime: str | None = None
     idempotency_key: str | None = None
     failure: JobFailure | None = None  # applied when the render ends
@@ -237,6 +241,40 @@ async def _xingchaoyiqing_create(request: web.Request) -> dict[str, Any]:
         elif not url.startswith(("http://", "https://")):
             raise Rejected(400, "image_urls must be http(s) or data: URLs")
     return {"prompt": prompt, "model": model, "size": size, "seconds": duration, "image_mime": image_mime}
+
+
+async def read_extension(request: web.Request, *, strict: bool) -> tuple[str, str, int]:
+    """`POST /videos/extensions` (CreateVideoExtendJsonBody): (source video id, prompt, seconds added),
+    or `Rejected` as the relay would refuse it. The source's state is checked by the caller."""
+    if request.content_type != "application/json":
+        raise Rejected(400, "Expected application/json.")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Rejected(400, "We could not parse the JSON body of your request.") from None
+    if not isinstance(body, dict):
+        raise Rejected(400, "The body must be a JSON object.")
+    unknown = set(body) - {"video", "prompt", "seconds"}
+    if strict and unknown:
+        name = sorted(unknown)[0]
+        raise Rejected(400, f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
+    for name in ("video", "prompt", "seconds"):
+        if name not in body:
+            raise Rejected(400, f"Missing required parameter: '{name}'.", code="missing_required_parameter",
+                           param=name)
+    video = body["video"]
+    if not isinstance(video, dict) or not isinstance(video.get("id"), str) or not video["id"]:
+        raise Rejected(400, "Invalid type for 'video': expected an object with an 'id'.", code="invalid_type",
+                       param="video")
+    prompt = body["prompt"]
+    if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > 32000:
+        raise Rejected(400, "Invalid 'prompt': a string of 1 to 32000 characters.", code="invalid_value",
+                       param="prompt")
+    seconds = body["seconds"]
+    if not isinstance(seconds, str) or seconds not in EXTENSION_SECONDS:
+        raise Rejected(400, f"Invalid value: {seconds!r}. Supported values are: '4', '8', and '12'.",
+                       code="invalid_value", param="seconds")
+    return video["id"], prompt, int(seconds)
 
 
 def check_image(data: bytes, mime: str | None, size: str, *, param: str) -> None:
