@@ -5,12 +5,19 @@ dialect. Used by tests/e2e/test_busy_channel.py and bench/busy_channel.py.
 Time is scaled: `scale` = 0.1 makes a 60 s render take 6 s, Discord's 5-edits-per-5-s bucket
 5 per 0.5 s, and the engine's estimates, intervals and 10 s progress interval shrink the same way.
 `run_busy_channel` returns per-job facts in *unscaled* seconds (real seconds / scale).
+
+`history`: render times (unscaled) of earlier jobs of the same model/size/length, written to the
+database first, as a deployment that has run the model before has them. `webhooks` (OpenRouter):
+the real webhook receiver on loopback, the fake pushing a signed event to each job's callback_url
+the moment it ends, and the engine's schedule stretched into the safety net, as a deployment with
+`WEBHOOK_PUBLIC_URL` runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import tempfile
 import time
 from collections import Counter
@@ -28,14 +35,16 @@ from bot.sandbox.product import running_product
 from bot.sora.client import HttpVideoProvider
 from bot.sora.dialects import profile_for
 from bot.sora.openrouter import OpenRouterProvider
+from bot.webhooks.receiver import WebhookReceiver
 from cogs.views import remix_custom_id
 from db.database import open_database
-from db.repository import Repository
+from db.repository import NewJob, Repository
 from tests.e2e.product import product_settings
 from tests.fakes.openrouter import FakeOpenRouter
 from tests.fakes.relay import FakeRelay
 
 KEY = "busy-channel-key-0123456789"
+WEBHOOK_SECRET = "whsec_" + "YnVzeS1jaGFubmVsLXdlYmhvb2stc2VjcmV0"
 LISTED_MODELS = {"sora-2": "openai/sora-2-pro"}  # a listed catalog (OpenRouter): the model that takes 4 s 1280x720
 _RENDER = re.compile(r"\[render ([0-9.]+)s\]")
 
@@ -75,12 +84,16 @@ def _render_of(job: Any) -> float:
 async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float, timeout: float = 120.0,
                            edit_bucket: tuple[int, float] | None = (5, 5.0),
                            post_bucket: tuple[int, float] | None = (5, 5.0),
-                           after_each: Any = None) -> BusyRun:
+                           after_each: Any = None, history: list[float] = (),
+                           webhooks: bool = False) -> BusyRun:
     """Run `plan` in one channel; buckets are (count, unscaled seconds)."""
+    if webhooks and dialect != "openrouter":
+        raise ValueError("webhooks: only the OpenRouter fake pushes per job here (see bench/webhooks.py)")
     scaled = lambda b: (b[0], b[1] * scale) if b else None  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="sora-busy-") as tmp:
         folder = Path(tmp)
-        relay_class = FakeOpenRouter if dialect == "openrouter" else partial(FakeRelay, dialect)
+        relay_class = (partial(FakeOpenRouter, webhooks=webhooks, webhook_secret=WEBHOOK_SECRET if webhooks else None)
+                       if dialect == "openrouter" else partial(FakeRelay, dialect))
         async with relay_class(api_key=KEY, render_seconds=_render_of, clock=time.time,
                                queue_fraction=0.1) as relay, \
                 FakeDiscord(edit_bucket=scaled(edit_bucket), post_bucket=scaled(post_bucket)) as fake:
@@ -91,18 +104,31 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
                 LOG_LEVEL="WARNING")
             conn = await open_database(settings.database_path)
             trusted = [relay.cdn_origin]  # the fake's loopback CDN, as an operator would list it
+            port = _free_port() if webhooks else 0
             if dialect == "openrouter":
-                provider: HttpVideoProvider = OpenRouterProvider(base_url=relay.base_url, api_key=KEY, timeout=30.0,
-                                                                 trusted_origins=trusted)
+                provider: HttpVideoProvider = OpenRouterProvider(
+                    base_url=relay.base_url, api_key=KEY, timeout=30.0, trusted_origins=trusted,
+                    callback_url=f"http://127.0.0.1:{port}/webhooks/openrouter" if webhooks else None)
             else:
                 provider = HttpVideoProvider(base_url=relay.base_url, api_key=KEY, profile=profile_for(dialect),
                                              timeout=30.0, trusted_origins=trusted)
             resources = Resources(settings, Repository(conn), provider, Metrics())
+            receiver: WebhookReceiver | None = None
             try:
+                await _write_history(resources.repo, plan, history, scale,
+                                     model=LISTED_MODELS.get if dialect == "openrouter" else None)
                 async with running_product(fake, settings, time_scale=scale, progress_interval=10.0 * scale,
-                                           resources=resources, requests_per_second=1000.0, burst=200) as product:
+                                           resources=resources, requests_per_second=1000.0, burst=200,
+                                           webhooks=webhooks) as product:
+                    if webhooks:
+                        receiver = WebhookReceiver(host="127.0.0.1", port=port, secret=WEBHOOK_SECRET,
+                                                   repo=resources.repo, poller=product.bot.poller,
+                                                   provider_name=provider.name)
+                        await receiver.start()
                     run = await _drive(product, fake, relay, plan, scale, timeout, after_each)
             finally:
+                if receiver is not None:
+                    await receiver.stop()
                 await resources.aclose()
     return run
 
@@ -129,6 +155,30 @@ def _posted_at(fake: FakeDiscord, jobs: list[Any]) -> dict[int, float]:
             if custom_id in wanted:
                 results.setdefault(wanted[custom_id], message.created_at)
     return results
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _write_history(repo: Repository, plan: list[PlannedJob], history: Any, scale: float, *,
+                         model: Any) -> None:
+    """Earlier finished renders (unscaled seconds) of the plan's first shape, ended a while ago."""
+    if not history:
+        return
+    shape = plan[0]
+    name = model(shape.model, shape.model) if model is not None else shape.model
+    ended = time.time() - 600 * scale
+    for i, took in enumerate(history):
+        job, _ = await repo.create_job(
+            NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="earlier", model=name,
+                   size=shape.size, seconds=shape.seconds, provider="earlier", idempotency_key=f"earlier-{i}"),
+            decide=lambda usage: True, allowed=bool, reserve_seconds=0, reserve_usd=0, month_start=0)
+        done = ended - (len(history) - i) * scale
+        await repo.update(job.id, state=JobState.DELIVERED.value, submitted_at=done - took * scale,
+                          completed_at=done)
 
 
 async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[PlannedJob], scale: float,

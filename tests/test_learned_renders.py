@@ -6,8 +6,11 @@ from __future__ import annotations
 import pytest
 
 from bot.engine.schedule import learned_render_seconds
+from bot.sora.openrouter import OpenRouterProvider
 from db.database import open_database
 from db.repository import NewJob, Repository
+from tests.engine_harness import Harness, make_settings, member
+from tests.fakes.openrouter import FakeOpenRouter
 
 
 def test_prior_is_the_median_of_history_else_the_constants():
@@ -66,3 +69,37 @@ async def test_a_finished_render_brings_its_siblings_next_polls_forward(tmp_path
     assert polls == {done: 1100.0, older: 1100.0, younger: pytest.approx(1140.0), early: 1060.0,
                      other_size: 1300.0, other_model: 1300.0, queued: 1100.0}
     await conn.close()
+
+
+async def test_a_no_progress_job_waits_for_the_learned_window_then_steps_across_it(tmp_path):
+    """OpenRouter reports no progress: with renders of this model/size/length known to take 2.5–3.5 s,
+    the job is not asked about before ~2.4 s (the old schedule asked at 65 % of the median, ~2 s, and
+    every 10 % after), then every step (0.25 s here: 5 s at 1/20 speed), so a 3 s render is seen
+    within about a step, with ≤ 4 status requests."""
+    model = "google/veo-3.1"
+    settings = make_settings(tmp_path, SORA_ALLOWED_MODELS=model, QUOTA_DEFAULT_MODELS=model,
+                             SORA_ALLOWED_SECONDS="4,8", QUOTA_DEFAULT_SECONDS="4,8", SORA_DEFAULT_MODEL=model,
+                             PRICE_PER_SECOND='{"google/veo-3.1": "0.40"}')
+    async with FakeOpenRouter(api_key="sk-or-v1-window", render_seconds=3.0) as fake:
+        provider = OpenRouterProvider(base_url=fake.base_url, api_key="sk-or-v1-window")
+        async with Harness(settings, provider, time_scale=0.05) as h:
+            for i in range(11):  # earlier renders: 2.5, 2.6 … 3.5 s
+                made, _ = await h.repo.create_job(
+                    NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="earlier", model=model,
+                           size="1280x720", seconds=8, provider="openrouter", idempotency_key=f"earlier-{i}"),
+                    decide=lambda usage: True, allowed=bool, reserve_seconds=0, reserve_usd=0, month_start=0)
+                await h.repo.update(made.id, state="delivered", submitted_at=100.0 * i,
+                                    completed_at=100.0 * i + 2.5 + 0.1 * i)
+            outcome = await h.service.request_video(member(), prompt="a kite", model=model, size="1280x720",
+                                                    seconds=8)
+            assert outcome.accepted, outcome.message
+            job = await h.wait_for(outcome.job.id, "delivered")
+        await provider.aclose()
+        upstream = fake.jobs[job.provider_id]
+        polls = [r.at - upstream.started for r in fake.requests
+                 if r.kind == "status" and r.path.endswith(job.provider_id)]
+    assert polls and polls[0] >= 2.4, polls  # nothing like it ever finished sooner
+    done = upstream.render_seconds
+    seen = min(t for t in polls if t >= done)
+    assert len(polls) <= 4, polls
+    assert seen - done <= 0.25 + 0.5, polls  # a step, and room for a loaded machine

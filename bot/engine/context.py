@@ -21,7 +21,7 @@ from db.repository import Job, Repository
 
 log = logging.getLogger(__name__)
 
-HISTORY_SAMPLES = 9  # the prior is the median of this many latest renders of the same model/size/length
+HISTORY_SAMPLES = 20  # the prior (median) and the no-progress window (spread) come from this many latest renders
 
 
 @dataclass(frozen=True)

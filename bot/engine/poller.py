@@ -24,7 +24,7 @@ from bot.engine.context import EngineContext, job_view
 from bot.engine.fairness import Cap, pick_to_start, queue_positions
 from bot.engine.jobs import TERMINAL, JobState, from_upstream
 from bot.engine.progress import publish_progress
-from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay
+from bot.engine.schedule import estimate_remaining, learned_render_seconds, next_poll_delay, render_spread
 from bot.i18n import tr
 from bot.sora import errors
 from bot.sora.models import Video
@@ -407,14 +407,19 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         return
     now = ctx.clock()
     if state is JobState.COMPLETED:
+        # No progress to go by (and no push to wait for): siblings polled on a window learned
+        # without a render this quick (or on none) are looked at again around when this one took.
+        took = now - job.submitted_at if job.submitted_at is not None else None
+        hasten = video.progress is None and took is not None and not ctx.config.webhooks
+        if hasten and took is not None:
+            known = render_spread(await ctx.render_history(job), ctx.schedule)
+            hasten = known is None or took < known.low
         done = await ctx.repo.transition(job.id, job.state, JobState.COMPLETED, progress=100, completed_at=now,
                                          expires_at=video.expires_at.timestamp() if video.expires_at else None,
                                          attempts=0, next_poll_at=now, provider_cost_usd=video.cost_usd)
         if done is not None:
-            if video.progress is None and job.submitted_at is not None and not ctx.config.webhooks:
-                # No progress to go by (and no push to wait for): siblings polled on a schedule made
-                # before any render like theirs was known are looked at again around when this one took.
-                await ctx.repo.hasten_siblings(job, now - job.submitted_at, now)
+            if hasten and took is not None:
+                await ctx.repo.hasten_siblings(job, took, now)
             await deliver.download(ctx, done, video)
         return
     started = job.submitted_at or job.created_at
@@ -428,7 +433,8 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
         return
     previous = (job.last_poll_at - started, job.progress) if job.last_poll_at and job.progress else None
     delay = next_poll_delay(elapsed=elapsed, expected=expected, progress=video.progress, state=video.state,
-                            poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule)
+                            poll_hint=video.poll_after_seconds, rng=ctx.rng, previous=previous, config=ctx.schedule,
+                            spread=render_spread(history, ctx.schedule))
     if not history and video.progress is None and not video.poll_after_seconds \
             and ctx.schedule.safety_net_interval is None:  # with webhooks on, the push tells
         # Nothing like it rendered yet and no progress to go by: the constants may be far off (a

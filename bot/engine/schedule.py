@@ -6,8 +6,14 @@ How: the first poll comes after a share (65 %) of the expected time; once the pr
 progress, the finish time is extrapolated from the progress rate (two observations when given,
 which also cancels out time spent queued) and the next poll is aimed just after it, never more than
 `max_delay` away; past the estimate the interval starts at `min_delay` and widens slowly. Without
-progress (some relays report none) the interval is a fixed share of the expected time, so the
-detection lag is up to ~10 % of it. Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
+progress (some relays report none) the finish can only be guessed from how long renders of the same
+model/size/length took: `render_spread` turns the last ones into a window of likely finishes, and
+the job is polled every `window_lag` (5 s) across it, the first poll one step plus
+`window_late_share` of the window past its start, so a finish is noticed within ~5 s at about the
+least number of requests any schedule needs (bench/poll_bound.py: for renders uniform on 60–120 s,
+5.05 per job for p95 ≤ 6 s; this one needs ~5.9 for p95 ~5 s). With nothing learned yet, the
+interval is a fixed share of the expected time (the poller also looks early, 8 s then doubling,
+for a shape never seen). Provider hints (`Retry-After`, `openai-poll-after-ms`) are floors,
 consecutive errors back off exponentially, and jitter (±10 % from the injected rng) spreads polls.
 
 With webhooks on (`ScheduleConfig.with_webhooks()`, chosen by `EngineConfig.webhooks`), a verified
@@ -23,7 +29,8 @@ Usage sketch (bot/engine/poller.py, per status answer)::
     expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=scale)
     delay = next_poll_delay(elapsed=now - job.submitted_at, expected=expected, progress=video.progress,
                             state=video.state, poll_hint=video.poll_after_seconds, rng=ctx.rng,
-                            previous=(last_elapsed, job.progress), config=ctx.schedule)
+                            previous=(last_elapsed, job.progress), spread=render_spread(history),
+                            config=ctx.schedule)
     await repo.update(job.id, next_poll_at=now + delay, ...)
     eta = estimate_remaining(elapsed, expected, video.progress, previous=..., config=ctx.schedule)
     # after a failed poll: next_poll_delay(..., retry_after=exc.retry_after, attempt_errors=n)
@@ -32,6 +39,7 @@ Usage sketch (bot/engine/poller.py, per status answer)::
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import statistics
 from collections.abc import Sequence
@@ -69,6 +77,18 @@ class ScheduleConfig:
     safety_net_interval: float | None = None
     safety_net_first_share: float = 1.5
     first_poll_unknown: float = 8.0  # no render of this model/size/length known yet: first poll by then
+    # Without progress but with a learned spread of render times (`render_spread`): poll every
+    # `window_lag` seconds across the window where finishes are likely (the first poll one step
+    # past its start), so a finish is noticed within that (p95 target 6 s, less ~1 s to post it);
+    # a window wider than `window_polls` steps is polled more sparsely instead.
+    window_lag: float = 5.0
+    window_polls: float = 15.0
+    # … and the first of those polls comes this share of the window later still: a few of the
+    # quickest finishes wait up to that much longer, in exchange for one poll fewer for every job
+    # (bench/poll_bound.py: spending the allowed 5 % of late finishes first is what the best
+    # schedule does; 4 % leaves room for a window learned a little too early)
+    window_late_share: float = 0.04
+    spread_margin: float = 0.5  # one known render: the window is ±50 % of it; n renders: at least ±50 %/n
 
     def scaled(self, time_scale: float) -> ScheduleConfig:
         """Every absolute duration multiplied by `time_scale` (shares stay as they are)."""
@@ -76,6 +96,7 @@ class ScheduleConfig:
             self, min_delay=self.min_delay * time_scale, max_delay=self.max_delay * time_scale,
             end_margin=self.end_margin * time_scale, stall_max=self.stall_max * time_scale,
             error_base=self.error_base * time_scale, first_poll_unknown=self.first_poll_unknown * time_scale,
+            window_lag=self.window_lag * time_scale,
             error_max=self.error_max * time_scale,
             safety_net_interval=None if self.safety_net_interval is None
             else self.safety_net_interval * time_scale)
@@ -127,6 +148,58 @@ def learned_render_seconds(model: str, size: str, seconds: float, history: Seque
     if samples:
         return statistics.median(samples)
     return baseline_render_seconds(model, size, seconds) * time_scale
+
+
+@dataclass(frozen=True)
+class RenderSpread:
+    """Where the renders of one model/size/length are likely to finish (elapsed seconds since
+    submission), learned from recent ones; `samples`: how many were used."""
+
+    low: float
+    high: float
+    samples: int
+
+
+def render_spread(history: Sequence[float], config: ScheduleConfig = DEFAULT_CONFIG) -> RenderSpread | None:
+    """The window of likely finishes from `history` (recent render times of the same shape, any
+    order), or None without any. Robust: renders under 40 % or over 2.5 × the median are outliers
+    and left out (one stuck or instant render does not stretch it). The window runs from the
+    fastest kept render to the slowest, widened at each end by the mean gap between kept renders
+    (n samples of a range fall short of its ends by about that) and by at least
+    `spread_margin` × median / n (one render says little about the spread)."""
+    samples = [h for h in history if h > 0]
+    if not samples:
+        return None
+    middle = statistics.median(samples)
+    kept = sorted(h for h in samples if 0.4 * middle <= h <= 2.5 * middle)
+    n = len(kept)
+    gap = (kept[-1] - kept[0]) / (n - 1) if n > 1 else 0.0
+    widen = max(gap, config.spread_margin * middle / n)
+    return RenderSpread(low=max(0.0, kept[0] - widen), high=kept[-1] + widen, samples=n)
+
+
+def _window_delay(elapsed: float, spread: RenderSpread, config: ScheduleConfig, rng: random.Random) -> float:
+    """No progress, a learned spread: polls on a grid of `step` seconds from `spread.low` (the first
+    one step and `window_late_share` of the window past it: nothing finishes before), so a finish
+    inside the window waits at most a step (the few quickest a little more); past the window the
+    interval grows by `overdue_growth` of the time over it."""
+    span = spread.high - spread.low
+    step = max(config.window_lag, span / config.window_polls, config.min_delay)
+    origin = spread.low + config.window_late_share * span
+    if elapsed >= spread.high:
+        # past the window: a window learned from the quickest renders of a batch (the slow ones have
+        # not finished yet) ends too soon, so keep the step a quarter of the window longer, then widen
+        overdue = max(0.0, elapsed - spread.high - 0.25 * span)
+        delay = min(config.max_delay, step + config.overdue_growth * overdue)
+        return _jittered(delay, config.jitter * config.min_delay, rng)
+    # the next grid point at least half a step away (a poll a little early or late, by jitter or a
+    # busy loop, must not bring another one right after it), and never more than a step away (the
+    # window moves as renders finish: a grid laid anew must not stretch a gap to 1.5 steps)
+    k = max(1, math.floor((elapsed - origin) / step + 0.5) + 1)
+    delay = origin + k * step - elapsed
+    if elapsed > origin:
+        delay = min(delay, step)
+    return _jittered(max(config.min_delay, delay), config.jitter * config.min_delay, rng)
 
 
 def _finish_estimate(elapsed: float, progress: int | None, previous: tuple[float, int | None] | None,
@@ -219,13 +292,15 @@ def next_poll_delay(
     rng: random.Random,
     previous: tuple[float, int | None] | None = None,
     config: ScheduleConfig = DEFAULT_CONFIG,
+    spread: RenderSpread | None = None,
 ) -> float:
     """Seconds from now until the next status request for one job.
 
     `elapsed`: seconds since submission; `expected`: `expected_render_seconds(...)`; `progress` and
     `state`: the last answer (None before the first one); `previous`: (elapsed, progress) of the poll
     before that, if known; `retry_after` / `poll_hint`: the provider's wishes, honoured as floors;
-    `attempt_errors`: consecutive failed polls (backs off exponentially)."""
+    `attempt_errors`: consecutive failed polls (backs off exponentially); `spread`: the learned
+    window of likely finishes (`render_spread`), used when the provider reports no progress."""
     if state is not None:
         state = VideoState(state)
     if state in (VideoState.COMPLETED, VideoState.FAILED):
@@ -234,6 +309,10 @@ def next_poll_delay(
         previous = None  # not an earlier observation (e.g. the latest one passed twice)
     if config.safety_net_interval is not None:
         delay = _safety_net_delay(max(0.0, elapsed), max(expected, config.min_delay), config, rng)
+    elif progress is None and spread is not None:
+        # No progress, a learned window: wait for it (`max_delay` not applied: nothing like it
+        # finished sooner; one that does hastens its siblings, see the poller), then poll across it.
+        delay = max(config.min_delay, _window_delay(max(0.0, elapsed), spread, config, rng))
     else:
         delay = _base_delay(max(0.0, elapsed), max(expected, config.min_delay), progress, state,
                             previous, config, rng)

@@ -20,7 +20,7 @@ from bot.backoff import backoff
 from bot.engine.context import EngineContext, job_view
 from bot.engine.jobs import JobState, from_upstream
 from bot.engine.progress import publish_progress
-from bot.engine.schedule import learned_render_seconds, next_poll_delay
+from bot.engine.schedule import learned_render_seconds, next_poll_delay, render_spread
 from bot.metrics import failure_reason
 from bot.sora import errors
 from bot.sora.base import VideoExtender
@@ -158,7 +158,8 @@ async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Jo
     # never past max_delay (a short render must not wait for a long estimate), hints as floors.
     first = 0.0 if state is JobState.COMPLETED else next_poll_delay(
         elapsed=0.0, expected=expected, progress=video.progress, state=video.state,
-        poll_hint=video.poll_after_seconds, rng=ctx.rng, config=ctx.schedule)
+        poll_hint=video.poll_after_seconds, rng=ctx.rng, config=ctx.schedule,
+        spread=render_spread(history, ctx.schedule))
     if not history and state is not JobState.COMPLETED and ctx.schedule.safety_net_interval is None:
         # Nothing like it rendered yet: the constants are a guess, so look early (a fast model is
         # noticed within seconds), unless the provider asked for more time. With webhooks on the
