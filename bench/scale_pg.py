@@ -9,7 +9,8 @@ that no job was claimed twice. The same on SQLite with one repository.
 Part 2 (in flight): the fake relay in a child process; two worker processes (`--worker`), each a
 real engine (poller, service, the shared rate cap in the database) on the same PostgreSQL
 database, each sending `--jobs / 2` requests through `JobService.request_video`. Renders last
-20–40 min unscaled so every job stays in flight; after all are upstream, a `--window` of polling is
+60–120 min unscaled (15–30 min real at --scale 0.25) so every job stays in flight; after all are
+upstream, a `--window` of polling is
 measured: loop lag (a 10 ms ticker in each worker), status polls, database statements (every call
 through the adapter is counted) per admitted job and per status poll.
 
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import os
 import random
 import subprocess
 import sys
@@ -33,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import LagTicker, RelayProcess, machine, summary, with_render
+from bench._common import LagTicker, RelayProcess, machine, status_kb, summary, with_render
 from bot.engine.jobs import JobState
 from db.backend import Database
 from db.database import open_store
@@ -155,9 +158,14 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
 
     rng = random.Random(args.seed + args.index)
     with tempfile.TemporaryDirectory(prefix="sora-bench-pg-") as tmp:
+        # Caps in force, sized so that every job fits: 400 members x 25, 40 guilds x 250 (= --jobs 10,000).
+        members, guilds = 400, 40
+        user_cap = -(-args.total // members)
+        guild_cap = user_cap * members // guilds
         settings = make_settings(Path(tmp), DATABASE_URL=args.url, QUOTA_USER_VIDEOS_PER_DAY="",
                                  QUOTA_GUILD_USD_PER_MONTH="", QUOTA_GUILD_SECONDS_PER_MONTH="",
-                                 QUOTA_USER_SECONDS_PER_DAY="", QUOTA_DEFAULT_SECONDS="4,8,12")
+                                 QUOTA_USER_SECONDS_PER_DAY="", QUOTA_DEFAULT_SECONDS="4,8,12",
+                                 QUOTA_USER_CONCURRENT=str(user_cap), QUOTA_GUILD_CONCURRENT=str(guild_cap))
         db = await open_store(args.url)
         counter = Counting(db)
         counter.install()
@@ -176,8 +184,22 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         config = EngineConfig(data_dir=settings.data_dir, time_scale=scale, max_upstream=args.total,
                               requests_per_second=args.rate, burst=50, progress_interval=10.0 * scale, shared=True)
         bucket = SharedRateCap(repo, provider.name, config.requests_per_second, config.burst)
-        ctx = EngineContext(repo, provider, RecordingPublisher(), config, bucket=bucket)
+        async def guild_limit(_guild_id: int | None) -> int:
+            return guild_cap
+
+        ctx = EngineContext(repo, provider, RecordingPublisher(), config, bucket=bucket, guild_cap=guild_limit)
         poller = Poller(ctx)
+        admission_ms: list[float] = []  # each admission turn: the mutex, admitting, the queue positions shown
+        admit = poller._admit
+
+        async def timed_admit() -> None:
+            t = time.perf_counter()
+            try:
+                await admit()
+            finally:
+                admission_ms.append((time.perf_counter() - t) * 1000)
+
+        poller._admit = timed_admit  # type: ignore[method-assign]
         service = JobService(ctx, poller, settings)
         await poller.start()
         ticker = LagTicker()
@@ -194,7 +216,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
                 if not outcome.accepted:
                     raise SystemExit(f"job {n} refused: {outcome.message}")
 
-            await asyncio.gather(*(ask(args.index * args.count + i, rng.uniform(20 * 60, 40 * 60) * scale,
+            await asyncio.gather(*(ask(args.index * args.count + i, rng.uniform(60 * 60, 120 * 60) * scale,
                                        rng.choice((4, 8, 12))) for i in range(args.count)))
             t_requested = time.monotonic()
             while True:
@@ -212,18 +234,37 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
             window_statements = counter.statements - statements_to_inflight
             window_polls = polls[0] - polls_before
             turns = poller.turns
+            states_end = await repo.count_by_state()
+            upstream_end = sum(v for st, v in states_end.items() if st in UPSTREAM)
+            polled = await db.fetchone("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') "
+                                       "AND last_poll_at IS NOT NULL")
         finally:
             await ticker.stop()
-            await poller.stop(grace=2)
-            await provider.aclose()
-            await db.close()
+            t_stop = time.monotonic()
+            steps: list[str] = []
+
+            async def shut_down() -> None:
+                for name, step in (("poller", lambda: poller.stop(grace=2)), ("provider", provider.aclose),
+                                   ("database", db.close)):
+                    steps.append(name)
+                    await step()
+                steps.append("done")
+
+            with contextlib.suppress(TimeoutError):  # reported; the process then exits without asyncio's teardown
+                await asyncio.wait_for(shut_down(), timeout=60)
+            shutdown = {"seconds": round(time.monotonic() - t_stop, 1), "reached": steps[-1]}
     lags = [x * 1000 for x in ticker.lags]
-    return {"index": args.index, "requested": args.count, "requesting_s": round(t_requested - t0, 1),
+    return {"index": args.index, "requested": args.count,
+            "caps": {"per_member": user_cap, "per_guild": guild_cap}, "requesting_s": round(t_requested - t0, 1),
             "until_all_in_flight_s": round(t_inflight - t0, 1), "statements_until_in_flight": statements_to_inflight,
             "window_statements": window_statements, "window_polls": window_polls,
             "statements_per_status_poll": round(window_statements / max(1, window_polls), 2),
-            "poller_turns": turns, "lag_ms_all": summary(lags, 1, points=(50, 99)),
-            "lag_ms_polling": summary(lags[lag_mark:], 1, points=(50, 99))}
+            "poller_turns": turns, "admission_turns": len(admission_ms),
+            "admission_turn_ms": summary(admission_ms, 1, points=(50, 99)),
+            "in_flight_at_end_all_processes": upstream_end, "states_at_end": states_end,
+            "in_flight_polled_at_least_once_all_processes": polled[0],
+            "rss_peak_mb": round(status_kb("VmHWM") / 1024, 1), "lag_ms_all": summary(lags, 1, points=(50, 99)),
+            "lag_ms_polling": summary(lags[lag_mark:], 1, points=(50, 99)), "shutdown": shutdown}
 
 
 async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -233,7 +274,7 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
             [sys.executable, __file__, "--worker", "--url", url, "--relay", relay.base_url, "--index", str(i),
              "--count", str(count), "--total", str(count * 2), "--scale", str(args.scale), "--window",
              str(args.window), "--rate", str(args.rate), "--seed", str(args.seed), "--timeout", str(args.timeout),
-             "--concurrency", str(args.concurrency)],
+             "--concurrency", str(args.concurrency), *(["--profile", args.profile] if args.profile else [])],
             stdout=subprocess.PIPE) for i in range(2)]
         outs = await asyncio.gather(*(asyncio.to_thread(p.communicate) for p in procs))
         counts = await relay.counts()
@@ -247,8 +288,15 @@ async def in_flight(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "db_statements_in_window_per_process_per_s": round(window_stmts / 2 / args.window, 1),
             "status_polls_per_s_all_processes": round(sum(w["window_polls"] for w in workers) / args.window, 1),
             "db_statements_per_status_poll": round(window_stmts / max(1, sum(w["window_polls"] for w in workers)), 2),
+            "caps": {"per_member": workers[0]["caps"]["per_member"], "per_guild": workers[0]["caps"]["per_guild"],
+                     "provider_max_upstream": total, "shared_rate_cap_per_s": args.rate},
+            "in_flight_at_end": min(w["in_flight_at_end_all_processes"] for w in workers),
             "workers": workers,
-            "lag_p99_ms_worst_process": max(w["lag_ms_all"]["p99"] for w in workers)}
+            "lag_p99_ms_worst_process": max(w["lag_ms_all"]["p99"] for w in workers),
+            "lag_max_ms_worst_process": max(w["lag_ms_all"]["max"] for w in workers),
+            "admission_turn_max_ms": max(w["admission_turn_ms"]["max"] for w in workers),
+            "rss_peak_mb_worst_process": max(w["rss_peak_mb"] for w in workers),
+            "shutdown": [w["shutdown"] for w in workers]}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -275,6 +323,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight per process")
+    parser.add_argument("--profile", help="write each worker's cProfile stats to PROFILE.<index>")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--relay", help=argparse.SUPPRESS)
@@ -283,7 +332,17 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(asyncio.run(worker(args))))
+        if args.profile:  # where a worker's time goes: cProfile, dumped per worker for pstats
+            import cProfile
+
+            profiler = cProfile.Profile()
+            out = profiler.runcall(asyncio.run, worker(args))
+            profiler.dump_stats(f"{args.profile}.{args.index}")
+        else:
+            out = asyncio.run(worker(args))
+        print(json.dumps(out), flush=True)
+        if out["shutdown"]["reached"] != "done":  # a shutdown that hung: leave without waiting for it
+            os._exit(0)
         return 0
     result = asyncio.run(main_async(args))
     print(json.dumps(result, indent=2))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import hashlib
 import logging
@@ -32,6 +33,12 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 Row = Any  # aiosqlite.Row | asyncpg.Record
+
+# The connection holding an `exclusive` section's advisory lock, and the task that holds it: that
+# task's statements run on it (see PostgresDatabase.exclusive). Tasks started meanwhile inherit the
+# variable but are not the holder, so they keep using the pool.
+_PINNED: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, Any] | None] = contextvars.ContextVar(
+    "sora_pg_pinned", default=None)
 
 
 def lock_key(*parts: object) -> int:
@@ -224,28 +231,47 @@ class PostgresDatabase(Database):
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, command_timeout=60)
         return cls(pool, dsn)
 
+    def _pinned(self) -> Any:
+        """The connection this task holds for an `exclusive` section, if any."""
+        pinned = _PINNED.get()
+        if pinned is not None and pinned[0] is asyncio.current_task():
+            return pinned[1]
+        return None
+
     async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
-        return await self.pool.fetchrow(to_dollar_params(sql), *args)
+        return await (self._pinned() or self.pool).fetchrow(to_dollar_params(sql), *args)
 
     async def fetchall(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return list(await self.pool.fetch(to_dollar_params(sql), *args))
+        return list(await (self._pinned() or self.pool).fetch(to_dollar_params(sql), *args))
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> int:
-        return _rowcount(await self.pool.execute(to_dollar_params(sql), *args))
+        return _rowcount(await (self._pinned() or self.pool).execute(to_dollar_params(sql), *args))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PgTx]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield _PgTx(conn)
+        pinned = self._pinned()
+        if pinned is not None:
+            async with pinned.transaction():
+                yield _PgTx(pinned)
+        else:
+            async with self.pool.acquire() as conn, conn.transaction():
+                yield _PgTx(conn)
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """A cross-process mutex (a session advisory lock), tried once. While the section runs, the
+        statements of the task inside it go over the connection holding the lock: they never queue
+        for the pool behind the other work (with hundreds of jobs in flight, admission's few
+        statements used to wait seconds for a pooled connection while the lock was held)."""
         key = lock_key("exclusive", name)
         async with self.pool.acquire() as conn:
             got = await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)
+            token = _PINNED.set((asyncio.current_task(), conn)) if got else None
             try:
                 yield bool(got)
             finally:
+                if token is not None:
+                    _PINNED.reset(token)
                 if got:
                     await conn.execute("SELECT pg_advisory_unlock($1)", key)
 

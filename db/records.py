@@ -118,3 +118,24 @@ class SubmissionPause:
     until: float
     strikes: int
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A waiting (`requested`) job as admission sees it: the few columns the fair order, the caps and
+    the queue-position text need, so a queue of thousands is read without building full `Job`s."""
+
+    id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    created_at: float
+    next_poll_at: float | None
+    user_cap: int | None
+    status_message_id: int | None
+    progress_text: str | None
+    progress_published_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Waiting:
+        return cls(*tuple(row))

@@ -42,7 +42,7 @@ from db.backend import Database, Row, SqliteDatabase, scalar
 from db.catalog import CatalogQueries
 from db.controls import ControlsQueries
 from db.languages import LanguageQueries
-from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows
+from db.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows, Waiting
 
 __all__ = ["GuildConfig", "Job", "LedgerEntry", "NewJob", "Repository", "SubmissionPause", "UsageRows"]
 
@@ -50,6 +50,7 @@ T = TypeVar("T")
 
 
 _JOB_COLUMNS = frozenset(f.name for f in fields(Job))
+_BATCH = 500  # ids per statement in the batch reads and claims (well under SQLite's variable limit)
 _REFUND = "UPDATE quota_ledger SET status='refunded', reason=?, closed_at=? WHERE job_id=? AND status='reserved'"
 # A refund of a video rendered upstream: the member's quota comes back, the provider's charge stays
 # spent: what the provider reported for the job (OpenRouter's usage.cost) where it did, else the estimate.
@@ -219,6 +220,50 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
         rows = await self._all(f"SELECT * FROM jobs WHERE state IN ({marks}) ORDER BY id", values)  # noqa: S608
         return [Job.from_row(r) for r in rows]
 
+    # --- admission (bot/engine/poller.py): read a long queue cheaply, claim in batches ---------------------
+    async def waiting_for_admission(self) -> list[Waiting]:
+        """Every waiting (`requested`) job, oldest id first, as the light `Waiting` record."""
+        rows = await self._all(
+            "SELECT id, user_id, guild_id, channel_id, created_at, next_poll_at, user_cap, status_message_id, "
+            "progress_text, progress_published_at FROM jobs WHERE state=? ORDER BY id", (JobState.REQUESTED.value,))
+        return [Waiting.from_row(r) for r in rows]
+
+    async def served_since_oldest_waiting(self) -> dict[int, int]:
+        """Round-robin memory, counted in the database: for each member with a waiting job, how many of
+        their jobs were sent upstream at or after their oldest waiting job was made."""
+        rows = await self._all(
+            """SELECT w.user_id, COUNT(*) FROM
+                 (SELECT user_id, MIN(created_at) AS oldest FROM jobs WHERE state=? GROUP BY user_id) w
+                 JOIN jobs j ON j.user_id = w.user_id AND j.submit_started_at >= w.oldest
+               GROUP BY w.user_id""", (JobState.REQUESTED.value,))
+        return {r[0]: r[1] for r in rows}
+
+    async def claim_requested_many(self, job_ids: Sequence[int], now: float, *,
+                                   lease: float | None = None) -> list[Job]:
+        """`claim_requested` for many jobs in one statement per 500: each still-`requested` one moves to
+        `submitting` (compare-and-set, so a job cancelled or claimed meanwhile is left out); the claimed
+        jobs come back in the order of `job_ids`."""
+        claimed: dict[int, Job] = {}
+        for start in range(0, len(job_ids), _BATCH):
+            chunk = list(job_ids[start:start + _BATCH])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._all(
+                f"UPDATE jobs SET state=?, submit_started_at=?, claimed_until=?, claimed_by=?, updated_at=? "  # noqa: S608
+                f"WHERE state=? AND id IN ({marks}) RETURNING *",
+                (JobState.SUBMITTING.value, now, None if lease is None else now + lease, self.owner, self.clock(),
+                 JobState.REQUESTED.value, *chunk))
+            claimed.update((job.id, job) for job in map(Job.from_row, rows))
+        return [claimed[i] for i in job_ids if i in claimed]
+
+    async def jobs_by_ids(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        found: dict[int, Job] = {}
+        for start in range(0, len(job_ids), _BATCH):
+            chunk = list(job_ids[start:start + _BATCH])
+            marks = ",".join("?" * len(chunk))
+            rows = await self._all(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk)  # noqa: S608
+            found.update((job.id, job) for job in map(Job.from_row, rows))
+        return found
+
     async def count_by_state(self) -> dict[str, int]:
         rows = await self._all("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         return {r[0]: r[1] for r in rows}
@@ -256,12 +301,6 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
             "SELECT * FROM jobs WHERE state IN ('delivered', 'failed', 'expired', 'cancelled') "
             "AND (file_path IS NOT NULL OR image_path IS NOT NULL) ORDER BY COALESCE(delivered_at, updated_at), id")
         return [Job.from_row(r) for r in rows]
-
-    async def starts_since(self, since: float) -> list[tuple[int, float]]:
-        """(user_id, submit time) of every job sent upstream at or after `since` (fair-queue memory)."""
-        rows = await self._all(
-            "SELECT user_id, submit_started_at FROM jobs WHERE submit_started_at >= ?", (since,))
-        return [(r[0], r[1]) for r in rows]
 
     async def release_leases(self) -> int:
         """After a restart this process holds no lease: make the jobs it had claimed claimable at once.

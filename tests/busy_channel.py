@@ -37,7 +37,7 @@ from bot.sora.dialects import profile_for
 from bot.sora.openrouter import OpenRouterProvider
 from bot.webhooks.receiver import WebhookReceiver
 from cogs.views import remix_custom_id
-from db.database import open_database
+from db.database import open_store
 from db.repository import NewJob, Repository
 from tests.e2e.product import product_settings
 from tests.fakes.openrouter import FakeOpenRouter
@@ -102,7 +102,7 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
                 QUOTA_GUILD_CONCURRENT="", QUOTA_USER_VIDEOS_PER_DAY="", QUOTA_GUILD_USD_PER_MONTH="",
                 QUOTA_GUILD_SECONDS_PER_MONTH="", QUOTA_USER_SECONDS_PER_DAY="", QUOTA_DEFAULT_SECONDS="4,8,12",
                 LOG_LEVEL="WARNING")
-            conn = await open_database(settings.database_path)
+            conn = await open_store(settings.database_url)
             trusted = [relay.cdn_origin]  # the fake's loopback CDN, as an operator would list it
             port = _free_port() if webhooks else 0
             if dialect == "openrouter":

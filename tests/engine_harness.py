@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.sora.base import VideoProvider
 from db.database import open_store
 from db.repository import Job, Repository
+from tests.pgtools import database_url
 
 
 @dataclass
@@ -59,7 +60,7 @@ class RecordingPublisher:
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values = {"SORA_PROVIDER": "simulated", "DATA_DIR": str(tmp_path / "data"),
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "QUOTA_USER_COOLDOWN_SECONDS": "0",
+              "DATABASE_URL": database_url(tmp_path), "QUOTA_USER_COOLDOWN_SECONDS": "0",
               "QUOTA_USER_VIDEOS_PER_DAY": "50", "QUOTA_USER_CONCURRENT": "", "QUOTA_GUILD_CONCURRENT": "",
               **{k: str(v) for k, v in overrides.items()}}
     return Settings(_env_file=None, **values)

@@ -6,10 +6,13 @@ auth). Unreachable: the test is skipped, unless CI is set, where that is a failu
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +73,75 @@ async def fresh_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+# --- the backend switch: TEST_DATABASE=postgres runs the database-touching tests on PostgreSQL ----------
+# `database_url(tmp_path)` is where every test helper that builds settings (tests/engine_harness.py
+# `make_settings`, tests/e2e/product.py `product_settings`, the crash test) gets its database: a SQLite
+# file under tmp_path by default, or, with TEST_DATABASE=postgres, a fresh PostgreSQL database (one per
+# tmp_path, so a test that restarts its bot on the same folder finds its data again), dropped when the
+# test ends (tests/conftest.py). Which tests run on the PostgreSQL pass: see tests/conftest.py.
+TEST_DATABASE = os.environ.get("TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+if TEST_DATABASE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"TEST_DATABASE must be 'sqlite' or 'postgres', not {TEST_DATABASE!r}")
+
+_test_databases: dict[str, str] = {}  # tmp_path -> URL, for the running test
+_requested = False  # the running test asked for a database
+
+
+def on_postgres() -> bool:
+    """This run's switched tests use PostgreSQL (TEST_DATABASE=postgres)."""
+    return TEST_DATABASE == "postgres"
+
+
+def _in_thread(coro_fn, *args):
+    """Run an async helper to completion from sync code, even inside a running event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro_fn(*args)).result()
+
+
+async def _create() -> str:
+    await require_postgres()
+    name = f"sora_test_{secrets.token_hex(6)}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return _db_url(name)
+
+
+async def _drop(urls: list[str]) -> None:
+    admin = await _admin()
+    try:
+        for url in urls:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def database_url(tmp_path: Path) -> str:
+    """This test's database for the folder `tmp_path`: SQLite there, or a fresh PostgreSQL database."""
+    global _requested
+    _requested = True
+    if not on_postgres():
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    key = str(tmp_path)
+    if key not in _test_databases:
+        _test_databases[key] = _in_thread(_create)
+    return _test_databases[key]
+
+
+def begin_test() -> None:
+    global _requested
+    _requested = False
+    _test_databases.clear()
+
+
+def end_test() -> bool:
+    """Drop the test's PostgreSQL databases; whether the test asked for a database at all."""
+    urls = list(_test_databases.values())
+    _test_databases.clear()
+    if urls:
+        _in_thread(_drop, urls)
+    return _requested

@@ -14,14 +14,15 @@ from bot.catalog.service import BUILTIN, LIVE, STORED, CatalogService, lister_of
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.sora.metered import MeteredProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import GuildConfig, Repository
 from tests.catalog_doubles import Listing, ListingSimulatedProvider, snapshot_records
+from tests.pgtools import database_url
 
 
 @pytest.fixture
 async def repo(tmp_path):
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     yield Repository(conn, clock=lambda: 1_800_000_000.0)
     await conn.close()
 

@@ -89,7 +89,7 @@ async def test_restart_mid_submission_reconciles_without_a_second_create(tmp_pat
     from bot.sora.models import CreateVideo
 
     await provider.create(CreateVideo(prompt=job.prompt, seconds=4), idempotency_key=job.idempotency_key)
-    await h.conn.close()
+    await h.db.close()  # the process dies: no graceful stop
 
     async with Harness(settings, provider) as h2:
         done = await h2.wait_for(job.id, "delivered")

@@ -80,17 +80,34 @@ async def test_discord_413_fits_again_smaller_and_posts_once(tmp_path, says_limi
         assert "compressed to fit" in posted.text
 
 
+async def _read_only(h: Harness, on: bool) -> None:
+    """Make the harness's database refuse writes (or accept them again): SQLite's `query_only`, or on
+    PostgreSQL the database's default of read-only transactions, the pool's sessions renewed."""
+    if h.conn is not None:
+        await h.conn.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+        return
+    from tests.pgtools import _admin
+
+    admin = await _admin()
+    try:
+        name = h.settings.database_url.rpartition("/")[2]
+        await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {"on" if on else "off"}')
+    finally:
+        await admin.close()
+    await h.db.pool.expire_connections()  # sessions opened from now on take the new default
+
+
 async def test_database_that_cannot_be_written_submits_nothing(tmp_path):
     settings = make_settings(tmp_path)
     provider = SimulatedProvider(settings.data_dir / "sim", render_seconds=0.3)
     h = await Harness(settings, provider).start()
     try:
-        await h.conn.execute("PRAGMA query_only = ON")
+        await _read_only(h, True)
         with pytest.raises(Exception, match=r"readonly|read-only|query_only|attempt to write"):
             await h.service.request_video(member(), prompt="never fail open")
         assert await provider.list() == []
     finally:
-        await h.conn.execute("PRAGMA query_only = OFF")
+        await _read_only(h, False)
         await h.stop()
 
 
@@ -241,6 +258,7 @@ async def test_render_that_never_finishes_times_out_refunded(tmp_path):
         job = await h.wait_for(out.job.id, "failed")
         assert job.error_code == "timed_out"
         assert (await h.repo.ledger_entry(job.id))["status"] == "refunded"
+        await h.ctx.outbox.drain()  # the notice follows the state change through the outbox
         assert "never finished" in h.publisher.failures[0].text
 
 

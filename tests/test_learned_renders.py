@@ -7,10 +7,11 @@ import pytest
 
 from bot.engine.schedule import learned_render_seconds
 from bot.sora.openrouter import OpenRouterProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import NewJob, Repository
 from tests.engine_harness import Harness, make_settings, member
 from tests.fakes.openrouter import FakeOpenRouter
+from tests.pgtools import database_url
 
 
 def test_prior_is_the_median_of_history_else_the_constants():
@@ -22,7 +23,7 @@ def test_prior_is_the_median_of_history_else_the_constants():
 
 
 async def test_history_is_kept_per_model_size_and_length(tmp_path):
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     repo = Repository(conn)
     renders = [("google/veo-3.1", "1280x720", 8, 30.0), ("google/veo-3.1", "1280x720", 8, 34.0),
                ("google/veo-3.1", "720x1280", 8, 90.0), ("google/veo-3.1", "1280x720", 4, 12.0),
@@ -43,7 +44,7 @@ async def test_history_is_kept_per_model_size_and_length(tmp_path):
 async def test_a_finished_render_brings_its_siblings_next_polls_forward(tmp_path):
     """No progress reported: when one render of a shape finishes in R seconds, each sibling still
     upstream is looked at again when it has run 0.9 R (now, if already past), never later than planned."""
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     repo = Repository(conn)
 
     async def job(i: int, *, model: str = "google/veo-3.1", size: str = "1280x720", state: str = "running",

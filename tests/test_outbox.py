@@ -13,9 +13,10 @@ from multidict import CIMultiDict
 from bot.engine.jobs import JobState
 from bot.engine.outbox import EDIT, POST, BucketState, ChannelOutbox
 from cogs.ratelimits import RateLimits
-from db.database import open_database
+from db.database import open_store
 from db.repository import NewJob, Repository
 from tests.engine_harness import RecordingPublisher
+from tests.pgtools import database_url
 
 
 class SlowPublisher(RecordingPublisher):
@@ -47,7 +48,7 @@ class SlowPublisher(RecordingPublisher):
 
 
 async def _jobs(tmp_path, count: int):
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     repo = Repository(conn)
     jobs = []
     for i in range(count):

@@ -10,8 +10,9 @@ from bot.doctor import Status, _secrets, render
 from bot.settings import Settings
 from bot.webhooks.checks import check_webhook_receiver, check_webhook_url
 from bot.webhooks.receiver import WebhookReceiver
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
+from tests.pgtools import database_url
 
 SECRET = "whsec_c29yYS1ib3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmJ5dGVz"
 
@@ -58,7 +59,7 @@ async def test_a_free_port_is_a_warning_the_bot_is_not_running():
 
 
 async def test_a_live_receiver_and_a_public_url_leading_to_it(tmp_path):
-    conn = await open_database(tmp_path / "bot.db")
+    conn = await open_store(database_url(tmp_path))
     receiver = WebhookReceiver(host="127.0.0.1", port=0, secret=SECRET, repo=Repository(conn), poller=Idle(),
                                provider_name="openai")
     await receiver.start()

@@ -29,6 +29,7 @@ from bot.i18n import tr
 from bot.sora import errors
 from bot.sora.models import Video
 from bot.texts import FailureKind, failure_text
+from db.records import Waiting
 from db.repository import Job
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,25 @@ _IDLE_MAX = 30.0  # never sleep longer than this, whatever the schedule says
 _DOWNLOAD_STATES = (JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED, JobState.DOWNLOADING,
                     JobState.DELIVERING)  # delivering may transcode to fit, then upload
 _ADMISSION_RETRY = 0.25  # seconds: another process held the admission mutex
+_EXACT_POSITIONS = 100  # the first this many in line see every change of their place
 
 
-def _user(job: Job) -> int:
+def _user(job: Job | Waiting) -> int:
     return job.user_id
 
 
-def _created(job: Job) -> float:
+def _created(job: Job | Waiting) -> float:
     return job.created_at
+
+
+def _worth_showing(position: int, shown: int | None) -> bool:
+    """A new place in line is worth a status edit: near the front every change; further back once it
+    moved by a tenth of the place last shown."""
+    if shown is None:
+        return True
+    if position == shown:
+        return False
+    return position <= _EXACT_POSITIONS or abs(position - shown) * 10 >= shown
 
 
 class Poller:
@@ -65,6 +77,7 @@ class Poller:
         self._admission_busy_until = 0.0  # another process was admitting: retry then, not in a busy loop
         self._notifies: set[asyncio.Task[None]] = set()
         self.wakeups_received = 0  # NOTIFYs from other processes (several processes only)
+        self._shown_positions: dict[int, int] = {}  # waiting job -> the place in line last shown
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -231,7 +244,7 @@ class Poller:
     async def _admit(self) -> None:
         """Several processes: one admits at a time (the provider and member caps count every
         process's jobs); the others skip this turn and are woken when it is their go."""
-        waiting: list[Job] = []
+        waiting: list[Waiting] = []
         positions: dict[int, int] = {}
         async with self.ctx.repo.exclusive("admission") as ours:
             if ours:
@@ -240,16 +253,19 @@ class Poller:
             else:  # look again shortly (a NOTIFY from the admitting process may wake us sooner)
                 self._admission_busy_until = self.ctx.clock() + _ADMISSION_RETRY
         # Queue positions are shown after the mutex is released: the other processes admit meanwhile.
-        for job in waiting:
-            if job.status_message_id is not None:  # the service creates it; never race it with a second one
-                await publish_progress(self.ctx, job, position=positions[job.id])
+        await self._show_positions(waiting, positions)
 
-    async def _admit_now(self) -> tuple[list[Job], dict[int, int]]:
-        """Start what fits; returns the jobs still waiting and their queue positions."""
+    async def _admit_now(self) -> tuple[list[Waiting], dict[int, int]]:
+        """Start what fits; returns the jobs still waiting and their queue positions.
+
+        A long queue costs a few statements per turn, not a few per waiting job: the waiting jobs are
+        read as light rows in one query, the round-robin memory is counted in the database, and the
+        picked jobs are claimed in one statement."""
         ctx = self.ctx
-        waiting = [j for j in await ctx.repo.jobs_in_states([JobState.REQUESTED]) if j.id not in self._inflight_ids]
+        waiting = [j for j in await ctx.repo.waiting_for_admission() if j.id not in self._inflight_ids]
         self._slots_full = False
         if not waiting:
+            self._shown_positions.clear()
             return [], {}
         now = ctx.clock()
         by_user: Counter = Counter()
@@ -264,45 +280,58 @@ class Poller:
         self._paused_until = None
         if pause is not None and now < pause.until:  # out of credit: everyone waits, told so once
             self._paused_until = pause.until
-            for job in waiting:
-                if job.status_message_id is not None:
-                    await publish_progress(ctx, job, credit_paused=True)
+            told = await ctx.repo.jobs_by_ids([j.id for j in waiting if j.status_message_id is not None
+                                               and self._may_publish(j, now)])
+            for job in told.values():
+                await publish_progress(ctx, job, credit_paused=True)
             return [], {}  # told above; nothing to start, so no queue positions either
         if pause is not None:  # the recheck: one probe; hold the others until it has answered
             free = min(free, 1)
             await ctx.repo.hold_submission_pause(ctx.provider.name, until=now + 60.0 * ctx.config.time_scale)
         caps = await self._caps(waiting, by_user, by_guild)
-        served = await self._served(waiting)
+        served: Counter[Hashable] = Counter(await ctx.repo.served_since_oldest_waiting())
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
-        for job in pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
-                                 running=served):
-            claimed = await ctx.repo.claim_requested(
-                job.id, now, lease=ctx.config.lease_seconds if ctx.config.shared else None)
-            if claimed is not None:
+        picked = pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
+                               running=served)
+        if picked:
+            for claimed in await ctx.repo.claim_requested_many(
+                    [j.id for j in picked], now, lease=ctx.config.lease_seconds if ctx.config.shared else None):
                 self._spawn(claimed, self._work(claimed))
         still = [j for j in waiting if j.id not in self._inflight_ids]
         self._slots_full = any((j.next_poll_at or 0) <= now for j in still)
         positions = queue_positions(still, key_id=lambda j: j.id, key_user=_user, key_time=_created, running=served)
         return still, positions
 
-    async def _served(self, waiting: list[Job]) -> Counter:
-        """Round-robin memory: how many jobs each member has had sent upstream since their oldest
-        waiting job was made. A member who was just served waits behind one who wasn't."""
-        oldest: dict[int, float] = {}
-        for job in waiting:
-            oldest[job.user_id] = min(job.created_at, oldest.get(job.user_id, job.created_at))
-        served: Counter = Counter()
-        for user_id, started in await self.ctx.repo.starts_since(min(oldest.values())):
-            if user_id in oldest and started >= oldest[user_id]:
-                served[user_id] += 1
-        return served
+    def _may_publish(self, job: Waiting, now: float) -> bool:
+        """Whether `publish_progress` could offer a new text now (its `progress_interval` has passed):
+        checked before reading the job again, so a long queue is not re-read every turn."""
+        _text, last_at = self.ctx.outbox.last_offer(job)  # type: ignore[arg-type]
+        return last_at is None or now - last_at >= self.ctx.config.progress_interval
 
-    async def _caps(self, waiting: list[Job], by_user: Counter, by_guild: Counter) -> list[Cap[Job]]:
+    async def _show_positions(self, waiting: list[Waiting], positions: dict[int, int]) -> None:
+        """Tell waiting members their place in line. The first `_EXACT_POSITIONS` see every change;
+        further back a place is shown again once it moved by a tenth (so a queue of N jobs costs
+        O(N log N) status edits while it drains, not O(N²)); never more often than `progress_interval`."""
+        shown = self._shown_positions
+        self._shown_positions = shown = {job_id: shown[job_id] for job_id in positions if job_id in shown}
+        now = self.ctx.clock()
+        due = [j for j in waiting if j.status_message_id is not None  # the service creates it; never race it
+               and _worth_showing(positions[j.id], shown.get(j.id)) and self._may_publish(j, now)]
+        if not due:
+            return
+        jobs = await self.ctx.repo.jobs_by_ids([j.id for j in due])
+        for row in due:
+            job = jobs.get(row.id)
+            if job is not None:
+                shown[row.id] = positions[row.id]
+                await publish_progress(self.ctx, job, position=positions[row.id])
+
+    async def _caps(self, waiting: list[Waiting], by_user: Counter, by_guild: Counter) -> list[Cap[Waiting]]:
         """Per-member caps (recorded on each job when asked: role tiers and bypass applied) and
         per-guild caps (the guild's limits)."""
         # the newest ask wins
         user_caps: dict[Hashable, int | None] = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}
-        caps = [Cap(_user, by_user, user_caps.get)]
+        caps: list[Cap[Waiting]] = [Cap(_user, by_user, user_caps.get)]
         if self.ctx.guild_cap is not None:
             guild_caps: dict[Hashable, int | None] = {
                 g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}

@@ -72,7 +72,10 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         return
     except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
         log.warning("create outcome unknown, will reconcile: %s", exc, extra=job.log_extra())
-        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5)
+        # The submission's lease (several processes) goes with it: the reconcile is due in 5 s, not
+        # when the lease would lapse.
+        await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5,
+                                  claimed_until=None)
         return
     adopted = await adopt(ctx, job, JobState.SUBMITTING, video)
     if adopted is not None and adopted.state is not JobState.COMPLETED:  # sent: the Cancel button goes now

@@ -6,15 +6,18 @@ from pathlib import Path
 
 from bot.sandbox.fake_discord import FakeDiscord, StoredMessage
 from bot.settings import Settings
+from tests.pgtools import database_url
 
 
 def product_settings(tmp_path: Path, fake: FakeDiscord | None = None, **overrides: object) -> Settings:
     values = {"SORA_PROVIDER": "simulated", "DATA_DIR": str(tmp_path / "data"), "DISCORD_TOKEN": "x.y.z",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}", "QUOTA_USER_COOLDOWN_SECONDS": "0",
+              "QUOTA_USER_COOLDOWN_SECONDS": "0",
               "SIMULATED_RENDER_SECONDS": "1", "LOG_LEVEL": "INFO"}
     if fake is not None:
         values["DISCORD_GUILD_IDS"] = str(fake.world.guild_id)
     values.update({k: str(v) for k, v in overrides.items()})
+    if "DATABASE_URL" not in values:  # SQLite under tmp_path, or (TEST_DATABASE=postgres) a fresh PostgreSQL
+        values["DATABASE_URL"] = database_url(tmp_path)
     return Settings(_env_file=None, **values)
 
 

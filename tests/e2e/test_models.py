@@ -17,7 +17,7 @@ from bot.metrics import Metrics
 from bot.sandbox.fake_discord import FakeDiscord
 from bot.sandbox.product import Product, running_product
 from bot.sora.metered import MeteredProvider
-from db.database import open_database
+from db.database import open_store
 from db.repository import Repository
 from tests.catalog_doubles import ListingSimulatedProvider
 from tests.e2e.product import is_result, job_id_of, product_settings
@@ -27,7 +27,7 @@ from tests.e2e.product import is_result, job_id_of, product_settings
 async def catalog_product(fake: FakeDiscord, tmp_path, *, down: BaseException | None = None,
                           **overrides: object) -> AsyncIterator[Product]:
     settings = product_settings(tmp_path, fake, **overrides)
-    conn = await open_database(settings.database_path)
+    conn = await open_store(settings.database_url)
     provider = ListingSimulatedProvider(data_dir=settings.data_dir / "simulated",
                                         render_seconds=settings.simulated_render_seconds, down=down)
     metrics = Metrics()
