@@ -1,5 +1,6 @@
 """Pure helpers of `/sora-admin`: turn what a manager typed into stored limit changes, and the
-guild's settings into lines to show. No Discord, no SQL.
+guild's settings into lines to show. No Discord, no SQL: `bot/engine/quota_service.py` reads and
+writes the settings (each change one transaction) and `cogs/admin.py` is the command surface.
 
 Stored form (JSON in guild_settings.limits and role_tiers.limits): field name of `quota.Limits` →
 value; for a guild `null` means unlimited; for a role tier the string "unlimited" lifts the limit

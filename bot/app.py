@@ -91,7 +91,8 @@ class SoraBot(commands.Bot):
         self.jobs = self.engine.service
         self.commands_synced = asyncio.Event()
         self.closing = False
-        self.tree.interaction_check = self._accepting
+        # A per-instance check instead of a CommandTree subclass: it needs this bot's state.
+        self.tree.interaction_check = self._accepting  # type: ignore[method-assign]
         self._left_guilds: set[int] = set()  # servers outside DISCORD_ALLOWED_GUILD_IDS already left
 
     async def setup_hook(self) -> None:
@@ -231,11 +232,9 @@ def make_bot(resources: Resources, **kwargs) -> SoraBot:
                           **kwargs)
 
 
-async def serve(settings: Settings, *, point_discord_at: Callable[[str], object] | None = None) -> int:
-    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period. `point_discord_at`:
-    how to send discord.py to DISCORD_API_URL (the sandbox's, passed in by bot/runner.py)."""
-    setup_logging(settings.log_level, settings.log_format, settings.secret_values())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+def _point_discord_at(settings: Settings, point_discord_at: Callable[[str], object] | None) -> None:
+    """DISCORD_API_URL (the loopback fake, for tests; `point_discord_at` is the sandbox's, passed in by
+    bot/runner.py) or DISCORD_REST_URL (a REST proxy), when set."""
     if settings.discord_api_url:
         if point_discord_at is None:
             raise RuntimeError("DISCORD_API_URL is set but nothing points discord.py at it (bot/runner.py does)")
@@ -243,14 +242,20 @@ async def serve(settings: Settings, *, point_discord_at: Callable[[str], object]
         point_discord_at(settings.discord_api_url)
     if settings.discord_rest_url:
         point_rest_at(settings.discord_rest_url)
+
+
+async def serve(settings: Settings, *, point_discord_at: Callable[[str], object] | None = None) -> int:
+    """Run the bot until SIGTERM / SIGINT; exit cleanly within the grace period. `point_discord_at`:
+    how to send discord.py to DISCORD_API_URL (the sandbox's, passed in by bot/runner.py)."""
+    setup_logging(settings.log_level, settings.log_format, settings.secret_values())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _point_discord_at(settings, point_discord_at)
     resources = await build_resources(settings)
     bot = make_bot(resources, engine=engine_config(settings, time_scale=settings.engine_time_scale))
-    health = None
-    if settings.health_port is not None:
-        from bot.health import HealthServer
+    from bot.health import health_server_from_settings
 
-        health = HealthServer(host=settings.health_host, port=settings.health_port, metrics=resources.metrics,
-                              checks=health_checks(bot))
+    health = health_server_from_settings(settings, health_checks(bot), resources.metrics)
+    if health is not None:
         await health.start()
     from bot.webhooks.receiver import webhook_receiver_from_settings
 
@@ -274,8 +279,8 @@ async def serve(settings: Settings, *, point_discord_at: Callable[[str], object]
             runner = asyncio.create_task(bot.start(settings.require_discord()))
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            if runner in done and runner.exception() is not None:
-                raise runner.exception()
+            if runner in done and (failure := runner.exception()) is not None:
+                raise failure
             log.info("shutting down")
             await bot.close()
             stopper.cancel()

@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # no display: before anything else of matplotlib is impor
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot.texts_controls import chart_titles
 
@@ -53,7 +54,9 @@ def render_report_chart(month: date, days: list[tuple[str, int, float]], top: li
 
     ax_videos.bar(x, videos, color="#5865F2")
     ax_videos.set_title(words["videos"], loc="left", fontsize=10)
-    ax_videos.yaxis.get_major_locator().set_params(integer=True)
+    counts = ax_videos.yaxis.get_major_locator()  # bar charts get an AutoLocator, a MaxNLocator
+    if isinstance(counts, MaxNLocator):
+        counts.set_params(integer=True)
     ax_spend.bar(x, spend, color="#57F287")
     ax_spend.set_title(words["spend"], loc="left", fontsize=10)
     ax_spend.set_xlabel(words["day"])

@@ -21,6 +21,7 @@ from typing import Literal
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from bot import media_types
 from bot.i18n import tr
 from bot.sora import shapes
 from bot.sora.errors import InvalidRequest
@@ -38,13 +39,7 @@ OutputFormat = Literal["auto", "png", "jpeg"]
 
 def sniff_image_type(data: bytes) -> str | None:
     """The MIME type of a JPEG, PNG or WebP file judged by its first bytes, else None."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    return media_types.sniff_mime(data)
 
 
 def parse_size(size: str) -> tuple[int, int]:
@@ -64,7 +59,7 @@ def _open(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:
     too_large = InvalidRequest("image has too many pixels",
                                user_message=tr("images.too_many_pixels"))
     try:
-        image = Image.open(io.BytesIO(data), formats=("JPEG", "PNG", "WEBP"))
+        image = Image.open(io.BytesIO(data), formats=tuple(t.pillow_format for t in media_types.IMAGE_TYPES))
         if image.width * image.height > MAX_PIXELS:  # checked from the header, before decoding
             raise too_large
         if target is not None and image.format == "JPEG":
@@ -124,10 +119,10 @@ def _fit(data: bytes, width: int, height: int, mode: FitMode, output: OutputForm
     fmt = ("png" if source_format == "PNG" else "jpeg") if output == "auto" else output
     out = io.BytesIO()
     if fmt == "png":
-        clean.save(out, format="PNG", optimize=False)
-        return out.getvalue(), "image/png"
-    clean.save(out, format="JPEG", quality=92, optimize=True)
-    return out.getvalue(), "image/jpeg"
+        clean.save(out, format=media_types.PNG.pillow_format, optimize=False)
+        return out.getvalue(), media_types.PNG.mime
+    clean.save(out, format=media_types.JPEG.pillow_format, quality=92, optimize=True)
+    return out.getvalue(), media_types.JPEG.mime
 
 
 async def fit_first_frame_async(data: bytes, size: str, mode: FitMode = "crop", *,

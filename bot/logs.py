@@ -1,6 +1,6 @@
 """Logging set-up: one line per event, key=value or JSON, and a filter that scrubs secrets.
 
-Job lines carry `job`, `guild` and `user` through `extra=` (see `job_extra`); the formatter prints
+Job lines carry `job`, `guild` and `user` through `extra=` (see `Job.log_extra`); the formatter prints
 them as fields. Whatever reaches a handler passes `SecretFilter` first, so a token or API key that
 slipped into a message or an exception is replaced by `***`.
 """
@@ -19,10 +19,6 @@ _TOKEN_SHAPES = re.compile(
     r"(Bearer\s+)[A-Za-z0-9._\-]+|\bsk-[A-Za-z0-9_\-]{8,}|\bwhsec_[A-Za-z0-9+/=_\-]{8,}|"
     r"\b[A-Za-z0-9_\-]{23,28}\.[A-Za-z0-9_\-]{6,7}\.[A-Za-z0-9_\-]{27,40}\b"
 )
-
-
-def job_extra(job_id: object, guild_id: object = None, user_id: object = None, **more: object) -> dict:
-    return {"job": job_id, "guild": guild_id, "user": user_id, **more}
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:

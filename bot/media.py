@@ -1,9 +1,10 @@
+# Over 400 lines on purpose: ffmpeg's runner, the MP4 probe and the fitter share the slot and MediaInfo.
 """Video files: find ffmpeg, run it without blocking the event loop, probe an MP4, fit it under a size limit.
 
 `probe` checks that a downloaded file is a playable MP4 (walks the MP4 boxes to catch truncation, then
 parses `ffmpeg -i`; there is no ffprobe here). `fit_to_limit` transcodes to H.264 + AAC at a bitrate
-computed from the limit (`plan_encode`, pure) when the file is too big for Discord, and `refit_smaller`
-fits again to a smaller target after a 413. Every ffmpeg that does real work takes a slot of one
+computed from the limit (`plan_encode`, pure) when the file is too big for Discord (the engine fits
+again to a smaller target after a 413). Every ffmpeg that does real work takes a slot of one
 process-wide cap (`set_ffmpeg_concurrency`), runs niced as an asyncio subprocess, and is killed on
 timeout or cancellation.
 """
@@ -176,6 +177,23 @@ class MediaInfo:
         return f"{self.width}x{self.height}"
 
 
+def _box_header(header: bytes, offset: int, file_size: int) -> tuple[bytes, int]:
+    """The (type, size) of the MP4 box whose header (8 or 16 bytes) is `header`."""
+    if len(header) < 8:
+        raise MediaError(f"the video file is truncated (incomplete box header at byte {offset})")
+    size = int.from_bytes(header[:4], "big")
+    kind = header[4:8]
+    if not re.fullmatch(rb"[\x20-\x7e]{4}", kind):
+        raise MediaError("the file is not an MP4 video (no valid MP4 box structure)")
+    if size == 1:  # a 64-bit size follows the type
+        if len(header) < 16:
+            raise MediaError("the video file is truncated (incomplete box header)")
+        size = int.from_bytes(header[8:16], "big")
+    elif size == 0:  # the box runs to the end of the file
+        size = file_size - offset
+    return kind, size
+
+
 def check_mp4_boxes(head: bytes, file_size: int, read_at) -> None:
     """Walk the top-level MP4 boxes; raise MediaError when the file is not an MP4 or is cut short.
 
@@ -187,18 +205,7 @@ def check_mp4_boxes(head: bytes, file_size: int, read_at) -> None:
     offset, seen = 0, set()
     while offset < file_size:
         header = head[offset:offset + 16] if offset + 16 <= len(head) else read_at(offset, 16)
-        if len(header) < 8:
-            raise MediaError(f"the video file is truncated (incomplete box header at byte {offset})")
-        size = int.from_bytes(header[:4], "big")
-        kind = header[4:8]
-        if not re.fullmatch(rb"[\x20-\x7e]{4}", kind):
-            raise MediaError("the file is not an MP4 video (no valid MP4 box structure)")
-        if size == 1:
-            if len(header) < 16:
-                raise MediaError("the video file is truncated (incomplete box header)")
-            size = int.from_bytes(header[8:16], "big")
-        elif size == 0:
-            size = file_size - offset
+        kind, size = _box_header(header, offset, file_size)
         if size < 8:
             raise MediaError("the file is not an MP4 video (invalid box size)")
         if offset + size > file_size:
@@ -372,14 +379,6 @@ class FitResult:
     original_height: int
     duration: float
 
-    @property
-    def summary(self) -> str:
-        """E.g. "compressed to fit: original 1792×1024, 31.2 MB" (empty when nothing was done)."""
-        if not self.compressed:
-            return ""
-        return (f"compressed to fit: original {self.original_width}×{self.original_height}, "
-                f"{self.original_size_bytes / 1_000_000:.1f} MB")
-
 
 async def fit_to_limit(src: Path, limit_bytes: int, dest_dir: Path, *,
                        timeout: float = 300.0,  # noqa: ASYNC109
@@ -437,10 +436,3 @@ def _check_output(src: MediaInfo, out: MediaInfo) -> None:
         raise MediaError(f"the compressed video has unexpected codecs {out.video_codec}/{out.audio_codec}")
     if abs(out.duration - src.duration) > 0.5:
         raise MediaError(f"the compressed video lasts {out.duration:.2f} s instead of {src.duration:.2f} s")
-
-
-async def refit_smaller(previous: FitResult, dest_dir: Path, *, factor: float = 0.75,
-                        timeout: float = 300.0) -> FitResult:  # noqa: ASYNC109
-    """Discord refused the upload (413): fit the original again to `factor` × the size that was refused."""
-    return await fit_to_limit(previous.original_path, int(previous.size_bytes * factor), dest_dir,
-                              timeout=timeout)

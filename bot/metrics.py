@@ -132,10 +132,65 @@ class Metrics:
     def transcoded(self, nbytes: int) -> None:
         self.transcoded_bytes.inc(nbytes)
 
+    def webhook(self, source: str, outcome: str) -> None:
+        self.webhooks.labels(source=source, outcome=outcome).inc()
+
+    def progress_update(self, outcome: str) -> None:
+        self.progress_updates.labels(outcome=outcome).inc()
+
+    def step_overrun(self, step: str) -> None:
+        self.step_overruns.labels(step=step).inc()
+
     # --- exposition --------------------------------------------------------------------------
     def render(self) -> bytes:
         """The registry in Prometheus text format (call `await refresh()` first for fresh job counts)."""
         return generate_latest(self.registry)
+
+
+class NullMetrics(Metrics):
+    """Metrics that go nowhere: the engine's default when none is injected (tests, benchmarks, the
+    demo), so call sites never check for None. Only the one-line helpers may be called on it."""
+
+    def __init__(self) -> None:  # no registry, no series
+        self.process = self.shards = None
+        self._job_counts_source = None
+        self._seen_states = set()
+
+    def set_job_counts(self, counts: JobCounts) -> None:
+        pass
+
+    def submitted(self, provider: str, model: str) -> None:
+        pass
+
+    def failed(self, reason: str) -> None:
+        pass
+
+    def status_request(self, provider: str, outcome: str) -> None:
+        pass
+
+    def observe_provider(self, operation: str, seconds: float) -> None:
+        pass
+
+    def observe_delivery(self, seconds: float) -> None:
+        pass
+
+    def quota_refused(self, limit: str) -> None:
+        pass
+
+    def transcoded(self, nbytes: int) -> None:
+        pass
+
+    def webhook(self, source: str, outcome: str) -> None:
+        pass
+
+    def progress_update(self, outcome: str) -> None:
+        pass
+
+    def step_overrun(self, step: str) -> None:
+        pass
+
+    def render(self) -> bytes:
+        return b""
 
 
 # --- labels from untrusted text ------------------------------------------------------------------------

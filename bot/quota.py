@@ -1,5 +1,8 @@
+# Over 400 lines on purpose: one decision function and every rule it applies, in refusal order.
 """Pure quota arithmetic: a guild's limits (and its role tiers) + a member's usage + now → a decision
 with the words to show. No I/O: the repository computes `Usage` from the ledger, the caller passes `now`.
+`bot/engine/quota_service.py` is where a member's limits and prices are put together and where a
+manager's changes are written (one transaction each); this module only does the arithmetic.
 
 Limits (each None = unlimited): videos and video-seconds per member per rolling 24 h, video-seconds
 and estimated USD per guild per calendar month (UTC), concurrent jobs per member and per guild, a
@@ -20,14 +23,19 @@ Semantics worth knowing:
   bot.pricing: never more than reserved). A refund (failed, expired or never-submitted job) gives
   the whole reservation back: the repository leaves refunded entries out of `Usage`.
 
-Usage sketch::
+Usage sketch (bot/engine/service.py's `JobService`)::
 
-    limits = resolve_limits(guild_limits, tiers, member.role_ids)
-    decision = decide(Request("sora-2", "1280x720", 8), limits, usage, now,
-                      prices=settings.price_per_second, bypass=is_manager)
-    if not decision.allowed:
-        return await interaction.response.send_message(decision.message, ephemeral=True)
-    repo.create_job(..., reserved_seconds=decision.seconds, reserved_usd=decision.usd)
+    limits = resolve_limits(guild_limits, tiers, member_role_ids)
+    request = Request("sora-2", "1280x720", 8)
+
+    def judge(rows: UsageRows) -> Decision:       # run inside create_job's transaction
+        return decide(request, limits, usage_from(rows), now, prices=prices, bypass=is_manager,
+                      bot_budget=settings.bot_usd_per_month)
+
+    job, decision = await repo.create_job(new_job, decide=judge, allowed=lambda d: d.allowed,
+                                          reserve_seconds=request.seconds, reserve_usd=..., ...)
+    if job is None:
+        return decision.message                    # refused: nothing was written
     lines = render_summary(summarize(limits, usage, now, prices=..., typical=default_request))
 """
 
@@ -44,8 +52,6 @@ from typing import Any, NamedTuple
 from bot import texts
 from bot.i18n import tr
 from bot.pricing import UnknownPrice, price
-from bot.pricing import settle_amount as settle_amount  # re-exported: ledger arithmetic
-from bot.pricing import settle_cost as settle_cost
 
 ROLLING_WINDOW = timedelta(hours=24)
 _EPSILON = 1e-9

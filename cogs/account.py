@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.domain.jobs import JobState
 from bot.i18n import tr
-from bot.texts import progress_bar, safe_excerpt, shorten
+from bot.texts import job_line, shorten
 from cogs.common import requester_from_interaction, sora_bot
 
 # job state → the message id of its words in /sora-jobs
@@ -37,14 +37,11 @@ class AccountCog(commands.Cog):
         lines = [tr("jobs.title")]
         for job in jobs:
             state = tr(_STATE_WORDS[job.state]) if job.state in _STATE_WORDS else job.state.value
-            line = f"`{job.id}` {state}"
-            if job.state is JobState.RUNNING:
-                line += f" {progress_bar(job.progress, width=10)}"
+            link = None
             if job.result_message_id and interaction.guild_id:
                 link = f"https://discord.com/channels/{interaction.guild_id}/{job.channel_id}/{job.result_message_id}"
-                line += " · " + tr("jobs.open", link=link)
-            line += f" — {safe_excerpt(job.prompt, 60)}"
-            lines.append(line)
+            lines.append(job_line(job.id, state, job.prompt, rendering=job.state is JobState.RUNNING,
+                                  progress=job.progress, link=link))
         await interaction.followup.send(shorten("\n".join(lines), 2000), ephemeral=True)
 
     @app_commands.command(name="sora-quota", description="How much video you can still make, and when it resets")

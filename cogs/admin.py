@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -16,12 +17,11 @@ from bot import admin, i18n, quota, texts
 from bot.admin import AdminInputError
 from bot.catalog import choices
 from bot.chart import render_report_chart_async
-from bot.domain.records import GuildConfig
 from bot.engine.service import Requester
 from bot.i18n import tr
 from bot.texts import admin_only, shorten, usd
 from bot.texts_controls import report_chart_name
-from cogs.common import is_manager, sora_bot
+from cogs.common import guild_id_of, is_manager, sora_bot
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +62,19 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="show", description="This server's limits, tiers, channels and prices")
     async def show(self, interaction: discord.Interaction) -> None:
-        repo, guild_id = self.bot.repo, interaction.guild_id
-        config = await repo.guild_config(guild_id)
-        limits = admin.guild_limits(quota.Limits.from_settings(self.bot.settings), config.limits)
-        lines = [tr("admin.show_title"), *admin.describe_limits(limits)]
-        tiers = await repo.role_tiers(guild_id)
+        repo, rules, guild_id = self.bot.repo, self.bot.jobs.quota, guild_id_of(interaction)
+        lines = [tr("admin.show_title"), *admin.describe_limits(await rules.guild_limits(guild_id))]
+        tiers = await rules.tiers(guild_id)
         lines.append(tr("admin.show_tiers", tiers=tr("list.none") if not tiers else ""))
-        lines += [f"• <@&{role}>: {admin.describe_tier(data)}" for role, data in tiers.items()]
-        channels = ", ".join(f"<#{c}>" for c in config.channels) if config.channels else tr("admin.all_channels")
+        lines += [texts.tier_line(role, admin.describe_tier(data)) for role, data in tiers.items()]
+        kept = await rules.channels(guild_id)
+        channels = texts.channel_mentions(kept) if kept else tr("admin.all_channels")
         lines.append(tr("admin.show_channels", channels=channels))
         default = await repo.guild_default_model(guild_id)
         shown = default or tr("admin.bot_default", model=self.bot.settings.sora_default_model)
         lines.append(tr("admin.show_default_model", model=shown))
-        prices = await self.bot.jobs.prices_for(guild_id)
-        lines.append(tr("admin.show_prices", prices=", ".join(f"{k} ${v}" for k, v in sorted(prices.items()))))
+        prices = await rules.prices_for(guild_id)
+        lines.append(tr("admin.show_prices", prices=texts.price_list(prices)))
         language = await repo.guild_language(guild_id)
         public = await self.bot.jobs.public_locale(guild_id, str(interaction.guild_locale or ""))
         lines.append(tr("admin.show_language", language=i18n.NAMES[public])
@@ -127,12 +126,12 @@ class AdminGroup(app_commands.Group):
         chosen = model.strip()
         catalog = self.bot.catalog.current()
         if chosen.lower() in ("default", "clear", "none", ""):
-            await self.bot.repo.set_guild_default_model(interaction.guild_id, None, by=interaction.user.id)
+            await self.bot.repo.set_guild_default_model(guild_id_of(interaction), None, by=interaction.user.id)
             return await self._reply(interaction, texts.default_model_set(None))
         if catalog.get(chosen) is None:
             return await self._reply(interaction, texts.unknown_model(chosen, catalog.ids))
-        await self.bot.repo.set_guild_default_model(interaction.guild_id, chosen, by=interaction.user.id)
-        allowed = (await self.bot.jobs.limits_for(Requester(interaction.guild_id, 0, 0))).allowed_models
+        await self.bot.repo.set_guild_default_model(guild_id_of(interaction), chosen, by=interaction.user.id)
+        allowed = (await self.bot.jobs.limits_for(Requester(guild_id_of(interaction), 0, 0))).allowed_models
         note = "" if allowed is None or chosen in allowed else "\n" + texts.default_model_not_allowed(chosen)
         await self._reply(interaction, texts.default_model_set(chosen) + note)
 
@@ -144,31 +143,28 @@ class AdminGroup(app_commands.Group):
                 for label, value in choices.filter_choices(pairs, current)]
 
     async def _save_limits(self, interaction: discord.Interaction, changes: dict, detail: str) -> None:
-        config = await self.bot.repo.guild_config(interaction.guild_id)
-        merged = admin.apply_changes(config.limits, changes)
-        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, merged, config.channels, config.prices),
-                                              by=interaction.user.id, action="limits.set", detail=detail)
+        await self.bot.jobs.quota.set_limits(guild_id_of(interaction), changes, by=interaction.user.id, detail=detail)
 
     @app_commands.command(name="tier", description="Give a role its own limit (e.g. sora-2-pro for supporters)")
     @app_commands.choices(setting=LIMIT_CHOICES + LIST_CHOICES)
     @app_commands.describe(value="A number, 'unlimited', or a comma-separated list; 'clear' removes the setting")
     async def tier(self, interaction: discord.Interaction, role: discord.Role,
                    setting: app_commands.Choice[str], value: str) -> None:
-        tiers = await self.bot.repo.role_tiers(interaction.guild_id)
-        data = dict(tiers.get(role.id, {}))
         text = value.strip().lower()
+        parsed: Any = None
         try:
-            if text == "clear":
-                data.pop(setting.value, None)
-            elif text == admin.UNLIMITED:
-                data[setting.value] = admin.UNLIMITED
+            if text == admin.UNLIMITED:
+                parsed = admin.UNLIMITED
+            elif text == "clear":
+                pass
             elif setting.value in admin.LIST_FIELDS:
-                data[setting.value] = admin.parse_list(setting.value, value, self._allowed(setting.value))
+                parsed = admin.parse_list(setting.value, value, self._allowed(setting.value))
             else:
-                data[setting.value] = admin.parse_number(setting.value, value)
+                parsed = admin.parse_number(setting.value, value)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        await self.bot.repo.set_role_tier(interaction.guild_id, role.id, data or None, by=interaction.user.id)
+        data = await self.bot.jobs.quota.set_tier(guild_id_of(interaction), role.id, setting.value, parsed,
+                                                  clear=text == "clear", by=interaction.user.id)
         await self._reply(interaction, tr("admin.tier_set", role=role.mention, tier=admin.describe_tier(data)))
 
     @app_commands.command(name="channels", description="Limit the bot to some channels, or answer everywhere")
@@ -176,20 +172,11 @@ class AdminGroup(app_commands.Group):
                                                       value=n) for n in ("add", "remove", "everywhere")])
     async def channels(self, interaction: discord.Interaction, action: app_commands.Choice[str],
                        channel: discord.TextChannel | None = None) -> None:
-        config = await self.bot.repo.guild_config(interaction.guild_id)
-        current = list(config.channels or [])
         if action.value != "everywhere" and channel is None:
             return await self._reply(interaction, tr("admin.pick_channel"))
-        if action.value == "add" and channel.id not in current:
-            current.append(channel.id)
-        elif action.value == "remove" and channel.id in current:
-            current.remove(channel.id)
-        elif action.value == "everywhere":
-            current = []
-        await self.bot.repo.save_guild_config(
-            GuildConfig(config.guild_id, config.limits, current or None, config.prices), by=interaction.user.id,
-            action="channels.set", detail=",".join(map(str, current)) or "everywhere")
-        where = ", ".join(f"<#{c}>" for c in current) if current else tr("admin.every_channel")
+        current = await self.bot.jobs.quota.set_channels(guild_id_of(interaction), action.value,
+                                                         channel.id if channel else None, by=interaction.user.id)
+        where = texts.channel_mentions(current) if current else tr("admin.every_channel")
         await self._reply(interaction, tr("admin.channels_set", where=where))
 
     @app_commands.command(name="price", description="Set the USD price per second for a model (or model@size)")
@@ -201,15 +188,7 @@ class AdminGroup(app_commands.Group):
             value = admin.parse_number("guild_usd_per_month", usd_per_second)
         except AdminInputError as exc:
             return await self._reply(interaction, str(exc))
-        config = await self.bot.repo.guild_config(interaction.guild_id)
-        prices = dict(config.prices or {})
-        if value is None:
-            prices.pop(key, None)
-        else:
-            prices[key] = value
-        await self.bot.repo.save_guild_config(GuildConfig(config.guild_id, config.limits, config.channels,
-                                                          prices or None),
-                                              by=interaction.user.id, action="price.set", detail=f"{key}={value}")
+        await self.bot.jobs.quota.set_price(guild_id_of(interaction), key, value, by=interaction.user.id)
         shown = tr("admin.price_default") if value is None else "$" + value
         await self._reply(interaction, tr("admin.price_set", key=key, price=shown))
 
@@ -217,7 +196,7 @@ class AdminGroup(app_commands.Group):
     async def report(self, interaction: discord.Interaction) -> None:
         now = datetime.fromtimestamp(self.bot.engine_ctx.clock(), UTC)
         since = quota.month_start(now).timestamp()
-        rows = await self.bot.repo.guild_report(interaction.guild_id, since, limit=10)
+        rows = await self.bot.repo.guild_report(guild_id_of(interaction), since, limit=10)
         videos = sum(r[1] for r in rows)
         seconds = sum(r[2] for r in rows)
         spend = sum(r[3] for r in rows)
@@ -230,17 +209,18 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="block", description="Stop a member from making videos here")
     async def block(self, interaction: discord.Interaction, member: discord.Member, reason: str = "") -> None:
-        await self.bot.repo.set_blocked(interaction.guild_id, member.id, True, by=interaction.user.id, reason=reason)
+        await self.bot.repo.set_blocked(guild_id_of(interaction), member.id, True, by=interaction.user.id,
+                                        reason=reason)
         await self._reply(interaction, tr("admin.blocked", member=member.mention))
 
     @app_commands.command(name="unblock", description="Let a blocked member make videos again")
     async def unblock(self, interaction: discord.Interaction, member: discord.Member) -> None:
-        await self.bot.repo.set_blocked(interaction.guild_id, member.id, False, by=interaction.user.id)
+        await self.bot.repo.set_blocked(guild_id_of(interaction), member.id, False, by=interaction.user.id)
         await self._reply(interaction, tr("admin.unblocked", member=member.mention))
 
     @app_commands.command(name="log", description="Recent changes to these settings, and who made them")
     async def log(self, interaction: discord.Interaction) -> None:
-        rows = await self.bot.repo.admin_log(interaction.guild_id, limit=15)
+        rows = await self.bot.repo.admin_log(guild_id_of(interaction), limit=15)
         lines = [tr("admin.log_title")] + [f"<t:{int(r['at'])}:f> <@{r['user_id']}> {r['action']} {r['detail'] or ''}"
                                           for r in rows]
         await self._reply(interaction, "\n".join(lines) if rows else tr("admin.log_empty"))
@@ -250,8 +230,8 @@ class AdminGroup(app_commands.Group):
     @app_commands.choices(language=LANGUAGE_CHOICES)
     async def language(self, interaction: discord.Interaction, language: app_commands.Choice[str]) -> None:
         chosen = None if language.value == "default" else i18n.normalize(language.value)
-        await self.bot.repo.set_guild_language(interaction.guild_id, chosen, by=interaction.user.id)
-        public = await self.bot.jobs.public_locale(interaction.guild_id, str(interaction.guild_locale or ""))
+        await self.bot.repo.set_guild_language(guild_id_of(interaction), chosen, by=interaction.user.id)
+        public = await self.bot.jobs.public_locale(guild_id_of(interaction), str(interaction.guild_locale or ""))
         await self._reply(interaction, tr("admin.language_set", language=i18n.NAMES[public])
                           + ("" if chosen else " " + tr("admin.language_from_discord")))
 

@@ -51,6 +51,13 @@ def sora_bot(client: discord.Client) -> SoraBot:
     return client  # type: ignore[return-value]
 
 
+def guild_id_of(interaction: discord.Interaction) -> int:
+    """The server of a `guild_only` command's interaction (Discord never sends one from a DM)."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id
+
+
 def is_manager(member: discord.abc.User, owner_ids: list[int]) -> bool:
     if member.id in owner_ids:
         return True

@@ -66,7 +66,8 @@ class ExtendModal(discord.ui.Modal):
                                self.length.value if self.length is not None else None, reply_to=self.reply_to)
         await send_outcome(interaction, outcome)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # Modal.on_error's own signature (no `item`); discord.py's Modal itself narrows BaseView's.
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         from cogs.errors import report_unexpected
 
         await report_unexpected(interaction, error, where=f"extend modal for job {self.job_id}")
@@ -117,7 +118,8 @@ class ExtendCog(commands.Cog):
 
     async def extend_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         job_id = job_id_from_message(message)
-        if job_id is None or message.author.id != interaction.client.user.id:
+        me = interaction.client.user
+        if job_id is None or me is None or message.author.id != me.id:
             await interaction.response.send_message(words.extend_not_a_result(), ephemeral=True)
             return
         await open_extend(interaction, job_id, reply_to=message.id)

@@ -8,13 +8,14 @@ shows and the page (`sora:gallery:<viewer>:<member>:<page>`), so they work after
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import texts_controls as words
-from cogs.common import is_manager, sora_bot, speak_to
+from cogs.common import guild_id_of, is_manager, sora_bot, speak_to
 
 PAGE_SIZE = 10
 MAX_PAGE = 10_000
@@ -80,8 +81,8 @@ class GalleryCog(commands.Cog):
             await interaction.response.send_message(words.gallery_others_refused(), ephemeral=True)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        text, view = await gallery_answer(self.bot, interaction.guild_id, interaction.user.id, target.id, 1)
-        kwargs = {"view": view} if view is not None else {}
+        text, view = await gallery_answer(self.bot, guild_id_of(interaction), interaction.user.id, target.id, 1)
+        kwargs: dict[str, Any] = {"view": view} if view is not None else {}
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(),
                                         **kwargs)
 

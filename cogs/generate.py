@@ -91,7 +91,7 @@ class GenerateCog(commands.Cog):
         if offer is None:
             return []
         pairs = [(tr("generate.seconds_choice", n=s), s) for s in offer[2]]
-        return [app_commands.Choice(name=label, value=int(value))  # type: ignore[arg-type]
+        return [app_commands.Choice(name=label, value=value)
                 for label, value in choices.filter_choices(pairs, str(current or ""))]
 
     async def _offer(self, interaction: discord.Interaction):

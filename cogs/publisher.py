@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -47,6 +47,13 @@ def result_items(job: Job, *, extendable: bool = False) -> list[discord.ui.Item]
     if extendable:
         items.append(ExtendButton(job.id, locale=job.locale))
     return items
+
+def _reference(job: Job) -> dict[str, Any]:
+    """`send`'s `reference=` for a job that answers a message (a remix asked by reply), else nothing."""
+    if not job.reply_to_message_id:
+        return {}
+    return {"reference": discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
+                                                  fail_if_not_exists=False)}
 
 
 class DiscordPublisher:
@@ -93,12 +100,11 @@ class DiscordPublisher:
                 return job.status_message_id
             except discord.NotFound:
                 log.info("status message was deleted; posting a new one", extra=job.log_extra())
-        reference = None
-        if job.reply_to_message_id:
-            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
-                                                 fail_if_not_exists=False)
-        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), reference=reference,
-                                  view=status_view(job))
+        extra = _reference(job)
+        view = status_view(job)
+        if view is not None:
+            extra["view"] = view
+        sent = await channel.send(text, allowed_mentions=discord.AllowedMentions.none(), **extra)
         return sent.id
 
     async def publish_result(self, job: Job, video: Path, caption: str) -> int:
@@ -108,10 +114,6 @@ class DiscordPublisher:
             if found is not None:
                 log.info("result was already posted as %s; not posting again", found, extra=job.log_extra())
                 return found
-        reference = None
-        if job.reply_to_message_id:
-            reference = discord.MessageReference(message_id=job.reply_to_message_id, channel_id=job.channel_id,
-                                                 fail_if_not_exists=False)
         view = discord.ui.View(timeout=None)
         view.add_item(RemixButton(job.id, locale=job.locale))
         jobs = getattr(self.bot, "jobs", None)
@@ -122,7 +124,7 @@ class DiscordPublisher:
                 caption, file=discord.File(video, filename=f"sora-{job.id}.mp4"), view=view,
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)], everyone=False,
                                                          roles=False, replied_user=False),
-                nonce=result_nonce(job), reference=reference)
+                nonce=result_nonce(job), **_reference(job))
         except discord.HTTPException as exc:
             raise _delivery_error(exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -162,3 +164,9 @@ def _delivery_error(exc: discord.HTTPException) -> Exception:
         # Missing permissions can be fixed by an admin: retried with backoff, then given up.
         return DeliveryRetryable(f"missing permission to post here (code {exc.code})", retry_after=60)
     return DeliveryRetryable(f"Discord error {exc.status} (code {exc.code})")
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.engine.ports import Publisher
+
+    _implements: type[Publisher] = DiscordPublisher

@@ -43,7 +43,7 @@ class RateLimits:
                             if verb == method and (m := pattern.search(path))), (None, None))
         if status == 429:
             self.refused[f"{method} {lane or path}"] += 1
-        if found is None or "X-RateLimit-Remaining" not in headers:
+        if found is None or lane is None or "X-RateLimit-Remaining" not in headers:
             return
         try:
             limit = int(headers.get("X-RateLimit-Limit", 1))

@@ -53,7 +53,8 @@ class RemixCog(commands.Cog):
 
     async def remix_menu(self, interaction: discord.Interaction, message: discord.Message) -> None:
         job_id = job_id_from_message(message)
-        if job_id is None or message.author.id != interaction.client.user.id:
+        me = interaction.client.user
+        if job_id is None or me is None or message.author.id != me.id:
             await interaction.response.send_message(i18n.tr("remix.not_a_result"), ephemeral=True)
             return
         await interaction.response.send_modal(RemixModal(job_id, reply_to=message.id))
@@ -89,8 +90,10 @@ class RemixCog(commands.Cog):
         if parent is None:
             # The reply may beat our own record of the post: read the job from the message's button.
             resolved = message.reference.resolved
-            job_id = job_id_from_message(resolved) if isinstance(resolved, discord.Message) else None
-            if job_id is None or self.bot.user is None or resolved.author.id != self.bot.user.id:
+            if not isinstance(resolved, discord.Message) or self.bot.user is None:
+                return
+            job_id = job_id_from_message(resolved)
+            if job_id is None or resolved.author.id != self.bot.user.id:
                 return
             parent = await self.bot.repo.get_job(job_id)
             if parent is None:
@@ -117,7 +120,7 @@ class RemixCog(commands.Cog):
                            guild_locale)
         outcome = await self.bot.jobs.request_remix(
             who, parent, text, reply_to_message_id=parent.result_message_id or message.reference.message_id)
-        if outcome.accepted:
+        if outcome.job is not None:  # accepted
             try:
                 await message.add_reaction("🎬")
             except discord.HTTPException:

@@ -42,7 +42,8 @@ class RemixModal(discord.ui.Modal):
         speak_to(interaction)
         await remix_from_interaction(interaction, self.job_id, self.change.value, reply_to=self.reply_to)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # Modal.on_error's own signature (no `item`); discord.py's Modal itself narrows BaseView's.
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         await report_unexpected(interaction, error, where=f"remix modal for job {self.job_id}")
 
 

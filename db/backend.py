@@ -26,7 +26,7 @@ import hashlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -65,6 +65,19 @@ def to_dollar_params(sql: str) -> str:
             continue
         out.append(ch)
     return "".join(out)
+
+
+class _FetchOne(Protocol):
+    async def fetchone(self, sql: str, args: Sequence[Any] = ()) -> Row | None: ...
+
+
+async def scalar(source: _FetchOne, sql: str, args: Sequence[Any] = ()) -> Any:
+    """The first column of the one row `sql` always returns (an aggregate, a RETURNING): a database,
+    or a transaction. A missing row is a broken invariant and raises."""
+    row = await source.fetchone(sql, args)
+    if row is None:
+        raise LookupError(f"expected one row from: {sql.split(None, 3)[:3]}")
+    return row[0]
 
 
 def _rowcount(status: str) -> int:
@@ -304,10 +317,10 @@ class PostgresDatabase(Database):
                 self._dispatch(conn, 0, channel, "")
             return
 
-    def _dispatch(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:
+    def _dispatch(self, _conn: Any, _pid: int, channel: str, payload: object) -> None:
         for callback in self._callbacks.get(channel, []):
             try:
-                callback(payload)
+                callback(str(payload))  # NOTIFY payloads are text
             except Exception:
                 log.exception("a NOTIFY handler for %s failed", channel)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from db.backend import PostgresDatabase, SqliteDatabase
+from db.backend import PostgresDatabase, SqliteDatabase, scalar
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,16 @@ async def copy_sqlite_to_postgres(source: SqliteDatabase, target: PostgresDataba
             offset += len(rows)
             batch = [tuple(f(v) for f, v in zip(coerce, row, strict=True)) for row in rows]
             async with target.transaction() as tx:
-                before = await tx.fetchone(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+                before = await scalar(tx, f"SELECT COUNT(*) FROM {table}")  # noqa: S608
                 await tx.conn.executemany(insert, batch)
-                after = await tx.fetchone(f"SELECT COUNT(*) FROM {table}")  # noqa: S608
-                inserted += after[0] - before[0]
+                after = await scalar(tx, f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+                inserted += after - before
         if table in _IDENTITY:
             await target.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))")
-        source_rows = (await source.fetchone(f"SELECT COUNT(*) FROM {table}"))[0]  # noqa: S608
-        target_rows = (await target.fetchone(f"SELECT COUNT(*) FROM {table}"))[0]  # noqa: S608
+        source_rows = await scalar(source, f"SELECT COUNT(*) FROM {table}")  # noqa: S608
+        target_rows = await scalar(target, f"SELECT COUNT(*) FROM {table}")  # noqa: S608
         results.append(TableCopy(table, int(source_rows), int(target_rows), inserted))
         log.info("migrate-db: %s: %d rows in SQLite, %d in PostgreSQL (%d copied now)",
                  table, source_rows, target_rows, inserted)

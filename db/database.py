@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from db.backend import Database, PostgresDatabase, SqliteDatabase
+from db.backend import Database, PostgresDatabase, SqliteDatabase, scalar
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ async def migration_state(conn: aiosqlite.Connection) -> tuple[int, int]:
     """(applied, latest) migration numbers."""
     async with conn.execute("PRAGMA user_version") as cur:
         row = await cur.fetchone()
+    assert row is not None, "PRAGMA user_version always answers"
     return int(row[0]), latest_version()
 
 
@@ -132,11 +133,9 @@ def is_postgres_url(url: str) -> bool:
 
 async def pg_migration_state(db: PostgresDatabase) -> tuple[int, int]:
     """(applied, latest) migration numbers of a PostgreSQL database (0 before the first)."""
-    exists = await db.fetchone("SELECT to_regclass('schema_version') IS NOT NULL")
     applied = 0
-    if exists[0]:
-        row = await db.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        applied = int(row[0])
+    if await scalar(db, "SELECT to_regclass('schema_version') IS NOT NULL"):
+        applied = int(await scalar(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version"))
     return applied, len(migrations(PG_MIGRATIONS_DIR))
 
 
@@ -146,8 +145,7 @@ async def migrate_pg(db: PostgresDatabase) -> int:
         await tx.lock("migrate")
         await tx.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY, "
                          "applied_at DOUBLE PRECISION NOT NULL DEFAULT EXTRACT(EPOCH FROM now()))")
-        row = await tx.fetchone("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-        applied = int(row[0])
+        applied = int(await scalar(tx, "SELECT COALESCE(MAX(version), 0) FROM schema_version"))
         pending = [(n, p) for n, p in migrations(PG_MIGRATIONS_DIR) if n > applied]
         for number, path in pending:
             await tx.conn.execute(path.read_text(encoding="utf-8"))  # a script: several statements
@@ -176,4 +174,5 @@ async def open_store(url: str) -> Database:
 async def store_migration_state(db: Database) -> tuple[int, int]:
     if isinstance(db, PostgresDatabase):
         return await pg_migration_state(db)
+    assert isinstance(db, SqliteDatabase), f"unknown database adapter {type(db).__name__}"
     return await migration_state(db.conn)

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: every SQL statement of the bot, by design (SQL only in db/).
 """Every SQL statement of the bot, behind typed methods. Nothing else in the code base writes SQL.
 
 The SQL is written once and runs on SQLite and PostgreSQL alike, through the adapter in
@@ -37,7 +38,7 @@ from bot.domain.jobs import (
     check_transition,
 )
 from bot.domain.records import GuildConfig, Job, LedgerEntry, NewJob, SubmissionPause, UsageRows, Waiting
-from db.backend import Database, Row, SqliteDatabase
+from db.backend import Database, Row, SqliteDatabase, scalar
 from db.catalog import CatalogQueries
 from db.controls import ControlsQueries
 from db.languages import LanguageQueries
@@ -498,12 +499,12 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
     async def take_rate_slot(self, provider: str, now: float, interval: float) -> float:
         """GCRA, one atomic statement: move `provider`'s theoretical arrival time on by `interval`
         (from now if it lies in the past) and return the new value (bot/engine/shared_rate.py)."""
-        row = await self._one(
+        tat = await scalar(self.db,
             """INSERT INTO provider_rate (provider, tat) VALUES (?, ?)
                ON CONFLICT (provider) DO UPDATE SET
                    tat = CASE WHEN provider_rate.tat > ? THEN provider_rate.tat ELSE ? END + ?
                RETURNING tat""", (provider, now + interval, now, now, interval))
-        return float(row[0])
+        return float(tat)
 
     async def hold_rate(self, provider: str, until: float) -> None:
         """No slot for `provider` before `until` (a 429's Retry-After, for every process)."""
@@ -532,46 +533,70 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
 
     # --- guild settings, tiers, blocks, audit -------------------------------------------------------
     async def guild_config(self, guild_id: int) -> GuildConfig:
-        row = await self._one("SELECT * FROM guild_settings WHERE guild_id=?", (guild_id,))
-        if row is None:
-            return GuildConfig(guild_id, {}, None, None)
-        return GuildConfig(
-            guild_id,
-            json.loads(row["limits"]) if row["limits"] else {},
-            json.loads(row["channels"]) if row["channels"] else None,
-            json.loads(row["prices"]) if row["prices"] else None,
-        )
+        return _guild_config(guild_id, await self._one("SELECT * FROM guild_settings WHERE guild_id=?", (guild_id,)))
 
     async def save_guild_config(self, config: GuildConfig, *, by: int, action: str, detail: str) -> None:
         now = self.clock()
         async with self._tx() as tx:
-            await tx.execute(
-                """INSERT INTO guild_settings (guild_id, limits, channels, prices, updated_at, updated_by)
-                   VALUES (?,?,?,?,?,?) ON CONFLICT(guild_id) DO UPDATE SET limits=excluded.limits,
-                   channels=excluded.channels, prices=excluded.prices, updated_at=excluded.updated_at,
-                   updated_by=excluded.updated_by""",
-                (config.guild_id, json.dumps(config.limits),
-                 None if config.channels is None else json.dumps(config.channels),
-                 None if config.prices is None else json.dumps(config.prices), now, by))
+            await self._write_guild_config(tx, config, by, now)
             await self._audit(tx, config.guild_id, by, action, detail, now)
+
+    async def update_guild_config(self, guild_id: int, change: Callable[[GuildConfig], tuple[GuildConfig, str] | None],
+                                  *, by: int, action: str) -> GuildConfig:
+        """Read-modify-write of a guild's settings in ONE transaction, the guild's settings locked
+        first: two managers changing them at once both keep their change. `change` gets the stored
+        config and returns the new one with the audit detail, or None to write nothing."""
+        now = self.clock()
+        async with self._tx() as tx:
+            await tx.lock("guild_settings", guild_id)
+            current = _guild_config(guild_id, await tx.fetchone("SELECT * FROM guild_settings WHERE guild_id=?",
+                                                                (guild_id,)))
+            changed = change(current)
+            if changed is None:
+                return current
+            config, detail = changed
+            await self._write_guild_config(tx, config, by, now)
+            await self._audit(tx, guild_id, by, action, detail, now)
+            return config
+
+    async def _write_guild_config(self, tx: Any, config: GuildConfig, by: int, now: float) -> None:
+        await tx.execute(
+            """INSERT INTO guild_settings (guild_id, limits, channels, prices, updated_at, updated_by)
+               VALUES (?,?,?,?,?,?) ON CONFLICT(guild_id) DO UPDATE SET limits=excluded.limits,
+               channels=excluded.channels, prices=excluded.prices, updated_at=excluded.updated_at,
+               updated_by=excluded.updated_by""",
+            (config.guild_id, json.dumps(config.limits),
+             None if config.channels is None else json.dumps(config.channels),
+             None if config.prices is None else json.dumps(config.prices), now, by))
 
     async def role_tiers(self, guild_id: int) -> dict[int, dict[str, Any]]:
         rows = await self._all("SELECT role_id, limits FROM role_tiers WHERE guild_id=?", (guild_id,))
         return {r[0]: json.loads(r[1]) for r in rows}
 
     async def set_role_tier(self, guild_id: int, role_id: int, limits: dict[str, Any] | None, *, by: int) -> None:
+        await self.update_role_tier(guild_id, role_id, lambda _: limits or None, by=by)
+
+    async def update_role_tier(self, guild_id: int, role_id: int,
+                               change: Callable[[dict[str, Any]], dict[str, Any] | None], *, by: int) -> dict[str, Any]:
+        """Read-modify-write of one role's tier in ONE transaction (locked like the guild's settings):
+        `change` gets the stored settings ({} for none) and returns the new ones, None or {} to remove
+        the tier. Returns what is stored now."""
         now = self.clock()
         async with self._tx() as tx:
-            if limits is None:
+            await tx.lock("role_tiers", guild_id, role_id)
+            row = await tx.fetchone("SELECT limits FROM role_tiers WHERE guild_id=? AND role_id=?", (guild_id, role_id))
+            limits = change(json.loads(row[0]) if row is not None else {})
+            if not limits:
                 await tx.execute("DELETE FROM role_tiers WHERE guild_id=? AND role_id=?", (guild_id, role_id))
                 await self._audit(tx, guild_id, by, "tier.remove", f"role={role_id}", now)
-            else:
-                await tx.execute(
-                    """INSERT INTO role_tiers (guild_id, role_id, limits, updated_at, updated_by)
-                       VALUES (?,?,?,?,?) ON CONFLICT(guild_id, role_id) DO UPDATE SET
-                       limits=excluded.limits, updated_at=excluded.updated_at, updated_by=excluded.updated_by""",
-                    (guild_id, role_id, json.dumps(limits), now, by))
-                await self._audit(tx, guild_id, by, "tier.set", f"role={role_id} {json.dumps(limits)}", now)
+                return {}
+            await tx.execute(
+                """INSERT INTO role_tiers (guild_id, role_id, limits, updated_at, updated_by)
+                   VALUES (?,?,?,?,?) ON CONFLICT(guild_id, role_id) DO UPDATE SET
+                   limits=excluded.limits, updated_at=excluded.updated_at, updated_by=excluded.updated_by""",
+                (guild_id, role_id, json.dumps(limits), now, by))
+            await self._audit(tx, guild_id, by, "tier.set", f"role={role_id} {json.dumps(limits)}", now)
+            return limits
 
     async def is_blocked(self, guild_id: int | None, user_id: int) -> bool:
         row = await self._one("SELECT 1 FROM blocked_users WHERE guild_id IS NOT DISTINCT FROM ? AND user_id=?",
@@ -600,3 +625,14 @@ class Repository(CatalogQueries, ControlsQueries, LanguageQueries):
                      now: float) -> None:
         await tx.execute("INSERT INTO admin_log (guild_id, user_id, action, detail, at) VALUES (?,?,?,?,?)",
                            (guild_id, by, action, detail, now))
+
+
+def _guild_config(guild_id: int, row: Row | None) -> GuildConfig:
+    if row is None:
+        return GuildConfig(guild_id, {}, None, None)
+    return GuildConfig(
+        guild_id,
+        json.loads(row["limits"]) if row["limits"] else {},
+        json.loads(row["channels"]) if row["channels"] else None,
+        json.loads(row["prices"]) if row["prices"] else None,
+    )

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.logs import JsonFormatter, KeyValueFormatter, SecretFilter, job_extra, scrub
+from bot.logs import JsonFormatter, KeyValueFormatter, SecretFilter, scrub
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789"  # a bot token's shape
 
@@ -27,14 +27,14 @@ def capture(formatter: logging.Formatter, secrets=()) -> tuple[logging.Logger, i
 
 def test_key_value_line_carries_job_fields():
     logger, stream = capture(KeyValueFormatter())
-    logger.info("downloaded %d bytes", 1234, extra=job_extra(42, 7, 9))
+    logger.info("downloaded %d bytes", 1234, extra={"job": 42, "guild": 7, "user": 9})
     [line] = stream.getvalue().splitlines()
     assert "level=info" in line and "job=42 guild=7 user=9" in line and 'msg="downloaded 1234 bytes"' in line
 
 
 def test_json_lines_parse_and_keep_fields():
     logger, stream = capture(JsonFormatter())
-    logger.warning("retrying", extra=job_extra(5, None, 3))
+    logger.warning("retrying", extra={"job": 5, "guild": None, "user": 3})
     record = json.loads(stream.getvalue())
     assert record["msg"] == "retrying" and record["job"] == 5 and record["user"] == 3 and "guild" not in record
 

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one dialect's whole contract against its fake, in one file.
 """The OpenRouter provider against its strict loopback fake: how a create is encoded per model, the
 models list, polling URLs, where the key goes, downloads, 402/403, cancelled/expired, usage.cost,
 attribution headers, callback_url, continuation; plus the pure wire functions and the fake itself."""

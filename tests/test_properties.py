@@ -10,7 +10,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import admin, quota
+from bot import admin, pricing, quota
 from bot.admin import AdminInputError
 from bot.sora.dialects import PROFILES
 from bot.sora.errors import SoraError
@@ -150,7 +150,7 @@ def test_summarize_never_shows_negative_room(limits, usage, now):
 @given(st.floats(min_value=0, max_value=1e6), st.none() | st.floats(allow_nan=True, allow_infinity=True),
        st.decimals(min_value=0, max_value=10**6, places=4))
 def test_settlement_never_charges_more_than_reserved(reserved_seconds, actual, reserved_usd):
-    seconds = quota.settle_amount(reserved_seconds, actual)
-    usd = quota.settle_cost(reserved_usd, reserved_seconds, actual)
+    seconds = pricing.settle_amount(reserved_seconds, actual)
+    usd = pricing.settle_cost(reserved_usd, reserved_seconds, actual)
     assert 0 <= usd <= reserved_usd
     assert seconds <= reserved_seconds or seconds != seconds

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: the contract every provider shares, over each dialect, in step.
 """The provider contract, against real things: `HttpVideoProvider` over each dialect of the loopback
 fake relay, and (for the behaviour every provider shares) the `simulated` provider.
 

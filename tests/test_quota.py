@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot import quota
+from bot import pricing, quota
 from bot.pricing import UnknownPrice, price
 from bot.quota import Limits, Refusal, Request, RoleTier, Usage, UsageEntry, decide
 from bot.settings import Settings
@@ -202,13 +202,13 @@ def test_usage_accepts_plain_tuples_and_naive_times():
 # --- ledger ------------------------------------------------------------------------------------------
 
 def test_settle_at_the_real_duration_never_more_than_reserved():
-    assert quota.settle_amount(8, 7.5) == 7.5
-    assert quota.settle_amount(8, 8.04) == 8
-    assert quota.settle_amount(8, None) == 8
-    assert quota.settle_amount(8, 0) == 8
-    assert quota.settle_cost(Decimal("0.80"), 8, 4) == Decimal("0.40")
-    assert quota.settle_cost(Decimal("0.80"), 8, 9) == Decimal("0.80")
-    assert quota.settle_cost(Decimal("0.80"), 0, 9) == Decimal("0.80")
+    assert pricing.settle_amount(8, 7.5) == 7.5
+    assert pricing.settle_amount(8, 8.04) == 8
+    assert pricing.settle_amount(8, None) == 8
+    assert pricing.settle_amount(8, 0) == 8
+    assert pricing.settle_cost(Decimal("0.80"), 8, 4) == Decimal("0.40")
+    assert pricing.settle_cost(Decimal("0.80"), 8, 9) == Decimal("0.80")
+    assert pricing.settle_cost(Decimal("0.80"), 0, 9) == Decimal("0.80")
 
 
 # --- /sora-quota -------------------------------------------------------------------------------------

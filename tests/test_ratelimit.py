@@ -44,15 +44,15 @@ class VirtualTime:
             future.set_result(None)
 
 
-def test_try_acquire_spends_the_burst_then_refills_at_the_rate():
+async def test_the_burst_is_spent_at_once_then_refills_at_the_rate():
     vt = VirtualTime()
-    bucket = TokenBucket(2.0, burst=3, clock=vt.clock)
-    assert [bucket.try_acquire() for _ in range(4)] == [True, True, True, False]
-    assert bucket.delay_until_available() == pytest.approx(0.5)
+    bucket = TokenBucket(2.0, burst=3, clock=vt.clock, sleep=vt.sleep)
+    assert [await bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]  # no wait for the burst
+    assert bucket.delay_until_available() == pytest.approx(0.5)  # the fourth would wait
     vt.now = 0.25
-    assert not bucket.try_acquire() and bucket.delay_until_available() == pytest.approx(0.25)
+    assert bucket.delay_until_available() == pytest.approx(0.25)
     vt.now = 0.5
-    assert bucket.try_acquire() and not bucket.try_acquire()
+    assert await bucket.acquire() == 0.0 and bucket.delay_until_available() > 0
     vt.now = 100.0  # a long idle time refills only up to the burst
     assert bucket.tokens == pytest.approx(3)
     assert bucket.delay_until_available(3) == 0 and bucket.delay_until_available(4) == pytest.approx(0.5)
@@ -72,13 +72,13 @@ async def test_waiters_are_served_in_arrival_order_at_the_rate():
     await asyncio.gather(*tasks)
     assert [n for n, _ in served] == list(range(5))
     assert [t for _, t in served] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
-    assert not bucket.try_acquire()  # the last token went at t=2.0
+    assert bucket.delay_until_available() > 0  # the last token went at t=2.0
 
 
 async def test_a_cancelled_waiter_gives_its_token_back():
     vt = VirtualTime()
     bucket = TokenBucket(1.0, burst=1, clock=vt.clock, sleep=vt.sleep)
-    assert bucket.try_acquire()
+    assert await bucket.acquire() == 0.0
     waiter = asyncio.create_task(bucket.acquire())
     await vt.run(until=0.1)
     assert bucket.tokens == pytest.approx(-0.9)  # on credit
@@ -87,26 +87,7 @@ async def test_a_cancelled_waiter_gives_its_token_back():
         await waiter
     assert bucket.tokens == pytest.approx(0.1)
     vt.now = 1.0
-    assert bucket.try_acquire()
-
-
-async def test_hold_blocks_everyone_including_sleeping_waiters():
-    vt = VirtualTime()
-    bucket = TokenBucket(10.0, burst=5, clock=vt.clock, sleep=vt.sleep)
-    for _ in range(5):
-        assert bucket.try_acquire()
-    waiter = asyncio.create_task(bucket.acquire())
-    await vt.run(until=0.05)
-    bucket.hold(3.0)  # a 429 with Retry-After: 3 arrives while the waiter sleeps
-    assert not bucket.try_acquire()
-    assert bucket.delay_until_available() >= 3.0
-    await vt.run()
-    waited = await waiter
-    assert vt.now == pytest.approx(3.05) and waited == pytest.approx(3.05)
-    # at the hold the balance was -0.5 (the waiter's debt less 0.05 s of refill); nothing flows
-    # during the hold, then 0.15 s after it brings 1.5 tokens
-    vt.now = 3.2
-    assert bucket.tokens == pytest.approx(1.0)
+    assert bucket.delay_until_available() == 0
 
 
 def test_invalid_arguments():

@@ -163,3 +163,11 @@ def test_parse_retry_after(headers, expected):
 ])
 def test_poll_after_seconds(headers, expected):
     assert poll_after_seconds(headers) == expected
+
+
+def test_the_one_backoff_doubles_from_its_base_up_to_its_cap():
+    from bot.backoff import backoff
+
+    assert [backoff(n, base=5.0, cap=300.0) for n in range(8)] == [5, 10, 20, 40, 80, 160, 300, 300]
+    assert backoff(-3, base=2.0, cap=60.0) == 2.0  # no attempt yet: the base
+    assert backoff(10_000, base=0.5, cap=30.0) == 30.0  # no overflow however long it has failed

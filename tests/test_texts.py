@@ -190,3 +190,17 @@ def test_quota_words():
     line = texts.quota_window_line("Videos", "2", "3", "1", when)
     assert line.startswith("**Videos:** 2 of 3 used, 1 left · resets <t:")
     assert texts.quota_window_line("Videos", "2", None, None, None).endswith("no limit")
+
+
+def test_lists_and_admin_lines_are_worded_by_the_catalogue_in_each_language():
+    from bot.texts import channel_mentions, job_line, price_list, tier_line
+
+    assert channel_mentions([1, 2]) == "<#1>, <#2>"
+    assert channel_mentions([1, 2], locale="zh_CN") == "<#1>、<#2>"
+    assert price_list({"sora-2": "0.1", "a@1280x720": "0.3"}) == "a@1280x720 $0.3, sora-2 $0.1"
+    assert tier_line(5, "x", locale="zh_CN") == "• <@&5>：x"
+    line = job_line(7, "done", "a cat\nin a hat", link="https://discord.com/channels/1/2/3")
+    assert line.startswith("`7` done · [open](https://discord.com/channels/1/2/3) — ") and "\n" not in line
+    bar = texts.progress_bar(40, width=10)
+    assert job_line(7, "rendering", "x", rendering=True, progress=40) == f"`7` rendering {bar} — x"
+    assert bar not in line

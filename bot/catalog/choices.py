@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from bot import pricing
 from bot.catalog.capabilities import ModelCapabilities
@@ -13,6 +14,8 @@ from bot.quota import Limits
 
 MAX_CHOICES = 25  # Discord's cap on autocomplete choices
 MAX_CHOICE_NAME = 100
+
+T = TypeVar("T")
 
 
 def allowed_models(models: Iterable[ModelCapabilities], limits: Limits) -> list[ModelCapabilities]:
@@ -33,7 +36,7 @@ def offered_seconds(caps: ModelCapabilities, limits: Limits) -> list[int]:
     return kept or list(caps.durations)
 
 
-def pick(preferred: object, offered: Sequence[object]) -> object | None:
+def pick(preferred: T, offered: Sequence[T]) -> T | None:
     """`preferred` when offered, else the first offered value (None when nothing is)."""
     if preferred in offered:
         return preferred
@@ -99,10 +102,10 @@ def model_label(caps: ModelCapabilities, per_second: Decimal | None) -> str:
     return label[:MAX_CHOICE_NAME]
 
 
-def filter_choices(pairs: Iterable[tuple[str, object]], typed: str) -> list[tuple[str, object]]:
+def filter_choices(pairs: Iterable[tuple[str, T]], typed: str) -> list[tuple[str, T]]:
     """The first 25 (label, value) pairs whose label or value contains what the member typed."""
     needle = (typed or "").strip().casefold()
-    found = []
+    found: list[tuple[str, T]] = []
     for label, value in pairs:
         if not needle or needle in label.casefold() or needle in str(value).casefold():
             found.append((label[:MAX_CHOICE_NAME], value))

@@ -26,17 +26,29 @@ from bot.domain.records import GuildConfig, Job, NewJob, SubmissionPause, UsageR
 T = TypeVar("T")
 
 
-class JobStore(Protocol):
-    # --- creation with the quota reservation, and the reads admission makes ------------------------
-    async def create_job(self, new: NewJob, *, decide: Callable[[UsageRows], T], allowed: Callable[[T], bool],
-                         reserve_seconds: float, reserve_usd: float, month_start: float,
-                         bot_wide: bool = False) -> tuple[Job | None, T]: ...
+class QuotaStore(Protocol):
+    """What the quota service (bot/engine/quota_service.py) reads and writes: a server's limits,
+    channels, prices and role tiers, each manager's change a read-modify-write in ONE transaction."""
 
     async def usage(self, guild_id: int | None, user_id: int, *, month_start: float) -> UsageRows: ...
 
     async def guild_config(self, guild_id: int) -> GuildConfig: ...
 
+    async def update_guild_config(self, guild_id: int, change: Callable[[GuildConfig], tuple[GuildConfig, str] | None],
+                                  *, by: int, action: str) -> GuildConfig: ...
+
     async def role_tiers(self, guild_id: int) -> dict[int, dict[str, Any]]: ...
+
+    async def update_role_tier(self, guild_id: int, role_id: int,
+                               change: Callable[[dict[str, Any]], dict[str, Any] | None],
+                               *, by: int) -> dict[str, Any]: ...
+
+
+class JobStore(QuotaStore, Protocol):
+    # --- creation with the quota reservation, and the reads admission makes ------------------------
+    async def create_job(self, new: NewJob, *, decide: Callable[[UsageRows], T], allowed: Callable[[T], bool],
+                         reserve_seconds: float, reserve_usd: float, month_start: float,
+                         bot_wide: bool = False) -> tuple[Job | None, T]: ...
 
     async def is_blocked(self, guild_id: int | None, user_id: int) -> bool: ...
 
@@ -126,3 +138,4 @@ class JobStore(Protocol):
     async def take_rate_slot(self, provider: str, now: float, interval: float) -> float: ...
 
     async def hold_rate(self, provider: str, until: float) -> None: ...
+

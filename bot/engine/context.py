@@ -8,20 +8,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.domain.records import Job
 from bot.domain.store import JobStore
 from bot.engine.outbox import ChannelOutbox
 from bot.engine.ports import Publisher
-from bot.engine.ratelimit import TokenBucket
+from bot.engine.ratelimit import RateCap, TokenBucket
 from bot.engine.schedule import DEFAULT_CONFIG, ScheduleConfig, learned_render_seconds
 from bot.i18n import DEFAULT as DEFAULT_LOCALE
+from bot.metrics import Metrics, NullMetrics
 from bot.sora.base import VideoProvider
 from bot.texts import JobView
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +66,17 @@ class EngineContext:
     config: EngineConfig
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
-    metrics: Metrics | None = None
-    bucket: TokenBucket | None = None
+    metrics: Metrics = field(default_factory=NullMetrics)
+    bucket: RateCap | None = None  # the request-rate cap to use; None: a TokenBucket from `config`
     # guild id → the guild's cap on concurrent upstream jobs (None: no cap)
     guild_cap: Callable[[int | None], Awaitable[int | None]] | None = None
 
     outbox: ChannelOutbox = field(init=False)
+    rate: RateCap = field(init=False)  # every upstream request takes a token from it first
 
     def __post_init__(self) -> None:
-        if self.bucket is None:
-            self.bucket = TokenBucket(self.config.requests_per_second, self.config.burst)
+        self.rate = (self.bucket if self.bucket is not None
+                     else TokenBucket(self.config.requests_per_second, self.config.burst))
         scale = self.config.time_scale
         self.outbox = ChannelOutbox(self.publisher, self.repo, clock=self.clock, default_limit=self.config.edit_limit,
                                     default_window=self.config.edit_window * scale, margin=0.25 * scale,
@@ -102,9 +100,6 @@ class EngineContext:
         path = self.config.data_dir / "videos"
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def extra(self, job: Job, **more: object) -> dict[str, object]:
-        return job.log_extra(**more)
 
 
 def job_view(job: Job) -> JobView:

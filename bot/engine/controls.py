@@ -51,7 +51,7 @@ async def cancel_job(service: JobService, who: Requester, job_id: int) -> Cancel
         current = await ctx.repo.get_job(job.id)
         state = current.state if current is not None else JobState.FAILED
         return CancelResult(words.cancel_already_over(job_id) if state in TERMINAL else words.cancel_too_late(job_id))
-    log.info("job cancelled by %s before it was sent", who.user_id, extra=ctx.extra(ended))
+    log.info("job cancelled by %s before it was sent", who.user_id, extra=ended.log_extra())
     if ended.image_path:
         Path(ended.image_path).unlink(missing_ok=True)
         ended = await ctx.repo.update(ended.id, image_path=None) or ended

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot import media
+from bot.backoff import backoff
 from bot.domain.jobs import JobState
 from bot.domain.records import Job
 from bot.engine.context import EngineContext, job_view
@@ -30,26 +31,28 @@ log = logging.getLogger(__name__)
 
 
 def _backoff(attempt: int, scale: float) -> float:
-    return min(300.0, 5.0 * 2 ** attempt) * scale
+    return backoff(attempt, base=5.0, cap=300.0) * scale
 
 
 async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> None:
     """`job` is `completed`: fetch the MP4 to DATA_DIR, verify it, move on to delivering."""
-    job = await ctx.repo.transition(job.id, JobState.COMPLETED, JobState.DOWNLOADING)
-    if job is None:
+    claimed = await ctx.repo.transition(job.id, JobState.COMPLETED, JobState.DOWNLOADING)
+    if claimed is None:
         return
+    job = claimed
     dest = ctx.videos_dir() / f"job-{job.id}.mp4"
     partial = dest.with_suffix(".part")
     try:
         if video is None:
-            await ctx.bucket.acquire()
+            assert job.provider_id is not None, "a completed job has its provider id"
+            await ctx.rate.acquire()
             video = await ctx.provider.retrieve(job.provider_id)
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         size = await ctx.provider.download(video, partial)
         info = await media.probe(partial)
     except errors.DownloadExpired as exc:
         partial.unlink(missing_ok=True)
-        log.warning("video expired before download: %s", exc, extra=ctx.extra(job))
+        log.warning("video expired before download: %s", exc, extra=job.log_extra())
         await fail(ctx, job, JobState.DOWNLOADING, code="expired", state=JobState.EXPIRED,
                    text=failure_text(job_view(job), FailureKind.EXPIRED))
         return
@@ -57,25 +60,25 @@ async def download(ctx: EngineContext, job: Job, video: Video | None = None) -> 
         partial.unlink(missing_ok=True)
         attempts = job.attempts + 1
         if attempts >= ctx.config.download_attempts:
-            log.error("download failed %d times, giving up: %s", attempts, exc, extra=ctx.extra(job))
+            log.error("download failed %d times, giving up: %s", attempts, exc, extra=job.log_extra())
             await fail(ctx, job, JobState.DOWNLOADING, code="download_failed",
                        text=failure_text(job_view(job), FailureKind.FAILED,
                                          detail=getattr(exc, "user_message", None)))
             return
         delay = _backoff(attempts, ctx.config.time_scale)
         log.warning("download failed (attempt %d), retrying in %.0fs: %s", attempts, delay, exc,
-                    extra=ctx.extra(job))
+                    extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, attempts=attempts,
                                   next_poll_at=ctx.clock() + delay, claimed_until=None)
         return
     partial.replace(dest)
     log.info("downloaded %d bytes, %.1fs %dx%d", size, info.duration, info.width, info.height,
-             extra=ctx.extra(job))
-    job = await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.DELIVERING, file_path=str(dest),
-                                    file_size=size, duration=info.duration, attempts=0,
-                                    completed_at=job.completed_at or ctx.clock())
-    if job is not None:
-        await deliver(ctx, job, info)
+             extra=job.log_extra())
+    moved = await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.DELIVERING, file_path=str(dest),
+                                      file_size=size, duration=info.duration, attempts=0,
+                                      completed_at=job.completed_at or ctx.clock())
+    if moved is not None:
+        await deliver(ctx, moved, info)
 
 
 async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = None) -> None:
@@ -83,13 +86,16 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     path = Path(job.file_path or "")
     if not path.exists():
         # The file is gone (disk cleaned by hand?): fetch it again while the link may still live.
-        log.warning("local file missing before delivery; downloading again", extra=ctx.extra(job))
+        log.warning("local file missing before delivery; downloading again", extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.DELIVERING, JobState.COMPLETED, next_poll_at=ctx.clock(),
                                   claimed_until=None)
         return
     # Count the attempt durably BEFORE posting: after a crash mid-post, `attempts > 1` tells the
     # publisher to look for the earlier post in the channel before posting again.
-    job = await ctx.repo.update(job.id, attempts=job.attempts + 1)
+    counted = await ctx.repo.update(job.id, attempts=job.attempts + 1)
+    if counted is None:  # the row is gone (deleted by hand): nothing to deliver
+        return
+    job = counted
     charge, billed = await _settlement(ctx, job)  # read now: the post and its record should be close together
     try:
         limit = await ctx.publisher.upload_limit(job)
@@ -100,23 +106,23 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
             # Smaller than what Discord just refused (and than its stated limit, when it gave one).
             smaller = int(min(exc.limit_bytes or limit, fitted.size_bytes) * 0.85)
             log.warning("Discord said 413 at %d bytes; fitting to %d and retrying once", fitted.size_bytes,
-                        smaller, extra=ctx.extra(job))
+                        smaller, extra=job.log_extra())
             fitted = await media.fit_to_limit(path, smaller, path.parent)
             message_id = await _post(ctx, job, fitted)
     except (DeliveryRetryable, media.MediaError, UploadTooLarge, OSError) as exc:
         attempts = job.attempts
         if attempts >= ctx.config.delivery_attempts:
-            log.error("delivery failed %d times, giving up: %s", attempts, exc, extra=ctx.extra(job))
+            log.error("delivery failed %d times, giving up: %s", attempts, exc, extra=job.log_extra())
             await fail(ctx, job, JobState.DELIVERING, code="undeliverable",
                        text=failure_text(job_view(job), FailureKind.DELIVERY))
             return
         delay = max(getattr(exc, "retry_after", None) or 0.0, _backoff(attempts, ctx.config.time_scale))
         log.warning("delivery failed (attempt %d), retrying in %.0fs: %s", attempts, delay, exc,
-                    extra=ctx.extra(job))
+                    extra=job.log_extra())
         await ctx.repo.update(job.id, next_poll_at=ctx.clock() + delay, claimed_until=None)
         return
     except DeliveryRejected as exc:
-        log.error("Discord refused the result for good: %s", exc, extra=ctx.extra(job))
+        log.error("Discord refused the result for good: %s", exc, extra=job.log_extra())
         await fail(ctx, job, JobState.DELIVERING, code="undeliverable",
                    text=failure_text(job_view(job), FailureKind.DELIVERY, detail=str(exc)))
         return
@@ -124,10 +130,10 @@ async def deliver(ctx: EngineContext, job: Job, info: media.MediaInfo | None = N
     done = await ctx.repo.mark_delivered(job.id, message_id=message_id, at=now, charge=charge, billed=billed)
     if done is None:
         return
-    if ctx.metrics is not None and job.completed_at:
-        ctx.metrics.delivery_latency.observe(max(0.0, now - job.completed_at))
+    if job.completed_at:
+        ctx.metrics.observe_delivery(max(0.0, now - job.completed_at))
     await publish_progress(ctx, done, force=True)
-    log.info("delivered as message %s", message_id, extra=ctx.extra(job))
+    log.info("delivered as message %s", message_id, extra=job.log_extra())
 
 
 async def _settlement(ctx: EngineContext, job: Job) -> tuple[tuple[float, float] | None, bool]:
@@ -148,7 +154,7 @@ async def _post(ctx: EngineContext, job: Job, fitted: media.FitResult) -> int:
         job_view(job), actual_seconds=job.duration,
         original_size=f"{fitted.original_width}x{fitted.original_height}" if fitted.compressed else None,
         original_bytes=fitted.original_size_bytes if fitted.compressed else None)
-    if fitted.compressed and ctx.metrics is not None:
-        ctx.metrics.transcoded_bytes.inc(fitted.size_bytes)
+    if fitted.compressed:
+        ctx.metrics.transcoded(fitted.size_bytes)
     # in the channel's outbox, ahead of every status edit there
     return await ctx.outbox.call(job, lambda: ctx.publisher.publish_result(job, fitted.path, caption))

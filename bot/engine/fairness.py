@@ -7,15 +7,16 @@ another. So member A's five jobs never starve member B's one: B's job comes righ
 `pick_to_start` walks that order and picks the jobs that may start now under any number of caps
 (per member, per guild, …), counting the jobs it picks against those caps.
 
-Usage sketch (in the engine, when a slot frees up)::
+Usage sketch (bot/engine/poller.py's admission, each tick)::
 
-    waiting = repo.waiting_jobs()
+    waiting = await repo.jobs_in_states([JobState.REQUESTED])  # waiting locally for a slot
+    caps = [Cap(lambda j: j.user_id, upstream_by_user, user_caps.get),
+            Cap(lambda j: j.guild_id, upstream_by_guild, guild_caps.get)]
     for job in pick_to_start(waiting, key_user=lambda j: j.user_id, key_time=lambda j: j.created_at,
-                             slots=free_provider_slots,
-                             caps=[Cap(lambda j: j.user_id, active_by_user, lambda u: 2),
-                                   Cap(lambda j: j.guild_id, active_by_guild, guild_cap)]):
-        start(job)
-    positions = queue_positions(waiting, key_id=lambda j: j.id, key_user=..., key_time=...)
+                             slots=free_provider_slots, caps=caps, running=served_since):
+        claim_and_submit(job)
+    positions = queue_positions(still_waiting, key_id=lambda j: j.id, key_user=..., key_time=...,
+                                running=served_since)
     # positions[job.id] == 3  →  "you are #3 in line"
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 def fair_order(waiting: Sequence[T], key_user: Callable[[T], Hashable], key_time: Callable[[T], Any], *,
@@ -48,9 +50,9 @@ def fair_order(waiting: Sequence[T], key_user: Callable[[T], Hashable], key_time
     return [entry[3] for entry in ranked]
 
 
-def queue_positions(waiting: Sequence[T], key_id: Callable[[T], Hashable], key_user: Callable[[T], Hashable],
+def queue_positions(waiting: Sequence[T], key_id: Callable[[T], K], key_user: Callable[[T], Hashable],
                     key_time: Callable[[T], Any], *, ahead: int = 0,
-                    running: Mapping[Hashable, int] | None = None) -> dict[Hashable, int]:
+                    running: Mapping[Hashable, int] | None = None) -> dict[K, int]:
     """1-based place in line of each waiting job, by `fair_order`; `ahead` shifts every place (e.g.
     jobs already handed to a starting worker but not yet running)."""
     return {key_id(item): ahead + place

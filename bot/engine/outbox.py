@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot.domain.jobs import TERMINAL
 from bot.domain.records import Job
 from bot.domain.store import JobStore
+from bot.metrics import Metrics, NullMetrics
 
 if TYPE_CHECKING:
     from bot.engine.ports import Publisher
-    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,7 +99,7 @@ class ChannelOutbox:
         self.default_limit = max(1, default_limit)
         self.default_window = default_window
         self.margin = margin  # waited past a learned reset, for the trip to Discord
-        self.metrics = metrics
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._channels: dict[int, _Channel] = {}
         self._message_ids: dict[int, int] = {}  # job id → its status message, once known
         self._offered: dict[int, tuple[str, float]] = {}  # job id → (text, engine time) last accepted
@@ -292,8 +292,8 @@ class ChannelOutbox:
             return
         if run.cancelled():
             call.future.cancel()
-        elif run.exception() is not None:  # handed to the awaiting step, which decides
-            call.future.set_exception(run.exception())
+        elif (failure := run.exception()) is not None:  # handed to the awaiting step, which decides
+            call.future.set_exception(failure)
         else:
             call.future.set_result(run.result())
 
@@ -328,8 +328,7 @@ class ChannelOutbox:
         self._offered.pop(job_id, None)
 
     def _count(self, outcome: str) -> None:
-        if self.metrics is not None:
-            self.metrics.progress_updates.labels(outcome=outcome).inc()
+        self.metrics.progress_update(outcome)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: its four duties (admit, poll, hand over, recover) share the in-flight state.
 """The one background loop of the process: admits waiting jobs fairly, polls due jobs, hands
 finished ones to delivery, and publishes progress. Not one sleeping coroutine per job.
 
@@ -14,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Hashable
 
 from bot import i18n
+from bot.backoff import backoff
 from bot.domain.jobs import TERMINAL, JobState
 from bot.domain.records import Job, Waiting
 from bot.engine import deliver, retention, submit
@@ -195,7 +198,7 @@ class Poller:
         for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=False):
             if job.id in self._inflight_ids:
                 continue
-            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=ctx.extra(job))
+            log.warning("a submission's lease lapsed (its process died?); reconciling", extra=job.log_extra())
             await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now,
                                       claimed_until=None)
 
@@ -232,7 +235,7 @@ class Poller:
             self._inflight.discard(t)
             self._inflight_ids.discard(job.id)
             if not t.cancelled() and t.exception() is not None:
-                log.error("job step crashed", exc_info=t.exception(), extra=self.ctx.extra(job))
+                log.error("job step crashed", exc_info=t.exception(), extra=job.log_extra())
             self._wake.set()
 
         task.add_done_callback(done)
@@ -286,7 +289,7 @@ class Poller:
             free = min(free, 1)
             await ctx.repo.hold_submission_pause(ctx.provider.name, until=now + 60.0 * ctx.config.time_scale)
         caps = await self._caps(waiting, by_user, by_guild)
-        served = Counter(await ctx.repo.served_since_oldest_waiting())
+        served: Counter[Hashable] = Counter(await ctx.repo.served_since_oldest_waiting())
         ready = [j for j in waiting if (j.next_poll_at or 0) <= now]
         picked = pick_to_start(ready, key_user=_user, key_time=_created, slots=max(0, free), caps=caps,
                                running=served)
@@ -326,10 +329,12 @@ class Poller:
     async def _caps(self, waiting: list[Waiting], by_user: Counter, by_guild: Counter) -> list[Cap[Waiting]]:
         """Per-member caps (recorded on each job when asked: role tiers and bypass applied) and
         per-guild caps (the guild's limits)."""
-        user_caps = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}  # the newest ask wins
-        caps = [Cap(_user, by_user, user_caps.get)]
+        # the newest ask wins
+        user_caps: dict[Hashable, int | None] = {j.user_id: j.user_cap for j in sorted(waiting, key=_created)}
+        caps: list[Cap[Waiting]] = [Cap(_user, by_user, user_caps.get)]
         if self.ctx.guild_cap is not None:
-            guild_caps = {g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}
+            guild_caps: dict[Hashable, int | None] = {
+                g: await self.ctx.guild_cap(g) for g in {j.guild_id for j in waiting}}
             caps.append(Cap(lambda j: j.guild_id, by_guild, guild_caps.get))
         return caps
 
@@ -355,9 +360,8 @@ class Poller:
                 return
             # Cancelled at its deadline, well before the lease would have freed it: retried soon.
             log.warning("%s step overran its %.1f s deadline; cancelled, will retry", job.state.value, limit,
-                        extra=self.ctx.extra(job))
-            if self.ctx.metrics is not None:
-                self.ctx.metrics.step_overruns.labels(step=job.state.value).inc()
+                        extra=job.log_extra())
+            self.ctx.metrics.step_overrun(job.state.value)
             await retry_step(self.ctx, job)
         except Exception as exc:
             await recover_from_unexpected(self.ctx, job, exc)
@@ -391,12 +395,13 @@ class Poller:
             case JobState.DELIVERING:
                 await deliver.deliver(ctx, job)
             case _:
-                log.error("claimed a job in state %s", job.state, extra=ctx.extra(job))
+                log.error("claimed a job in state %s", job.state, extra=job.log_extra())
 
 
 async def poll_status(ctx: EngineContext, job: Job) -> None:
     """Ask the provider about one queued/running job and act on the answer."""
-    await ctx.bucket.acquire()
+    assert job.provider_id is not None, "a queued/running job has its provider id (set with the state)"
+    await ctx.rate.acquire()
     outcome = "error"
     try:
         with i18n.use(job.locale):  # a failure's words are built while the answer is read
@@ -407,7 +412,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
         delay = next_poll_delay(elapsed=0, expected=0, progress=job.progress, state=None,
                                 retry_after=getattr(exc, "retry_after", None), attempt_errors=job.attempts + 1,
                                 rng=ctx.rng, config=ctx.schedule)
-        log.info("status poll failed, next in %.1fs: %s", delay, exc, extra=ctx.extra(job))
+        log.info("status poll failed, next in %.1fs: %s", delay, exc, extra=job.log_extra())
         await ctx.repo.update(job.id, attempts=job.attempts + 1, next_poll_at=ctx.clock() + delay,
                               claimed_until=None)
         return
@@ -418,8 +423,7 @@ async def poll_status(ctx: EngineContext, job: Job) -> None:
                                             detail=tr("failure.job_unknown_upstream", job.locale)))
         return
     finally:
-        if ctx.metrics is not None:
-            ctx.metrics.status_requests.labels(provider=job.provider, outcome=outcome).inc()
+        ctx.metrics.status_request(job.provider, outcome)
     await apply_status(ctx, job, video)
 
 
@@ -434,16 +438,17 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     if state is JobState.COMPLETED:
         # No progress to go by (and no push to wait for): siblings polled on a window learned
         # without a render this quick (or on none) are looked at again around when this one took.
-        hasten = video.progress is None and job.submitted_at is not None and not ctx.config.webhooks
-        if hasten:
+        took = now - job.submitted_at if job.submitted_at is not None else None
+        hasten = video.progress is None and took is not None and not ctx.config.webhooks
+        if hasten and took is not None:
             known = render_spread(await ctx.render_history(job), ctx.schedule)
-            hasten = known is None or now - job.submitted_at < known.low
+            hasten = known is None or took < known.low
         done = await ctx.repo.transition(job.id, job.state, JobState.COMPLETED, progress=100, completed_at=now,
                                          expires_at=video.expires_at.timestamp() if video.expires_at else None,
                                          attempts=0, next_poll_at=now, provider_cost_usd=video.cost_usd)
         if done is not None:
-            if hasten:
-                await ctx.repo.hasten_siblings(job, now - job.submitted_at, now)
+            if hasten and took is not None:
+                await ctx.repo.hasten_siblings(job, took, now)
             await deliver.download(ctx, done, video)
         return
     started = job.submitted_at or job.created_at
@@ -451,7 +456,7 @@ async def apply_status(ctx: EngineContext, job: Job, video: Video) -> None:
     history = await ctx.render_history(job)
     expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=ctx.config.time_scale)
     if elapsed > max(ctx.config.deadline_factor * expected, ctx.config.min_deadline * ctx.config.time_scale):
-        log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=ctx.extra(job))
+        log.warning("still %s upstream after %.0f s; giving up", state.value, elapsed, extra=job.log_extra())
         await submit.fail(ctx, job, job.state, code="timed_out",
                           text=failure_text(job_view(job), FailureKind.TIMED_OUT))
         return
@@ -478,7 +483,7 @@ async def recover_after_restart(ctx: EngineContext) -> None:
     # the restart); on SQLite that is every one of them.
     for job in await ctx.repo.lapsed_in_states([JobState.SUBMITTING], now, include_own=True):
         # The create may or may not have gone out: never resend blindly, reconcile instead.
-        log.warning("found a job mid-submission after restart; reconciling", extra=ctx.extra(job))
+        log.warning("found a job mid-submission after restart; reconciling", extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=now, claimed_until=None)
     for job in await ctx.repo.lapsed_in_states([JobState.DOWNLOADING], now, include_own=True):
         await ctx.repo.transition(job.id, JobState.DOWNLOADING, JobState.COMPLETED, next_poll_at=now,
@@ -490,7 +495,7 @@ async def recover_after_restart(ctx: EngineContext) -> None:
 
 
 async def recover_from_unexpected(ctx: EngineContext, job: Job, exc: BaseException) -> None:
-    log.error("unexpected error in a job step", exc_info=exc, extra=ctx.extra(job))
+    log.error("unexpected error in a job step", exc_info=exc, extra=job.log_extra())
     await retry_step(ctx, job)
 
 
@@ -509,7 +514,7 @@ async def retry_step(ctx: EngineContext, job: Job) -> None:
         await submit.fail(ctx, current, current.state, code="unexpected",
                           text=failure_text(job_view(current), FailureKind.UNEXPECTED, error_id=f"job-{job.id}"))
         return
-    delay = min(300.0, 5.0 * 2 ** attempts) * ctx.config.time_scale
+    delay = backoff(attempts, base=5.0, cap=300.0) * ctx.config.time_scale
     await ctx.repo.update(job.id, attempts=attempts, next_poll_at=ctx.clock() + delay, claimed_until=None)
 
 

@@ -1,6 +1,6 @@
 """What the job engine needs from the Discord side: a small interface the cogs implement.
 
-The engine never imports discord.py. It composes the words (bot/texts.py) and hands them over; the
+The engine never imports discord.py. It composes the words (bot/texts/) and hands them over; the
 Discord side decides how they look (the Remix button, mentions, replies) and posts with the bot
 token, never through an interaction webhook (those die after 15 minutes).
 """

@@ -23,17 +23,21 @@ log = logging.getLogger(__name__)
 _CANCELLABLE_LOCKS: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
 
-async def publish_progress(ctx: EngineContext, job: Job, **options: object) -> None:
+async def publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,
+                           eta_seconds: float | None = None, force: bool = False,
+                           credit_paused: bool = False) -> None:
     """Queue the status text: at most every `progress_interval` s, and only when it changed.
     `force` (created, delivered, failed) always queues, ahead of the channel's refreshes. A job that
     can still be cancelled is re-read under its lock, so a stale "waiting" text never lands after
     "cancelled"."""
     if job.state not in CANCELLABLE and job.state != JobState.CANCELLED:
-        await _publish_progress(ctx, job, **options)  # type: ignore[arg-type]
+        await _publish_progress(ctx, job, position=position, eta_seconds=eta_seconds, force=force,
+                                credit_paused=credit_paused)
         return
     lock = _CANCELLABLE_LOCKS.setdefault(job.id, asyncio.Lock())
     async with lock:
-        await _publish_progress(ctx, await ctx.repo.get_job(job.id) or job, **options)  # type: ignore[arg-type]
+        await _publish_progress(ctx, await ctx.repo.get_job(job.id) or job, position=position,
+                                eta_seconds=eta_seconds, force=force, credit_paused=credit_paused)
 
 
 async def _publish_progress(ctx: EngineContext, job: Job, *, position: int | None = None,

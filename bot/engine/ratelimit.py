@@ -1,20 +1,17 @@
 """A token bucket: the per-provider request-rate cap every upstream call goes through.
 
-`rate_per_s` tokens flow in per second up to `burst`; a request takes one. `try_acquire` never
-waits, `delay_until_available` says how long a token is away, and `acquire` waits for one. Waiters
-take their token on credit (the balance may go negative), so each waits its own turn in arrival
-order instead of all waking at once. `hold(seconds)` empties the bucket for a while, for a 429's
-`Retry-After` that applies to the whole key.
+`rate_per_s` tokens flow in per second up to `burst`; a request takes one. `delay_until_available`
+says how long a token is away, and `acquire` waits for one. Waiters take their token on credit (the
+balance may go negative), so each waits its own turn in arrival order instead of all waking at once.
+A 429 is not handled here: the engine reschedules the job (see bot/engine/poller.py).
 
 The clock and the sleep are injected, so tests drive time by hand.
 
-Usage sketch::
+Usage sketch (the engine's, `EngineContext.rate`)::
 
-    bucket = TokenBucket(settings.sora_requests_per_second, burst=4)
+    bucket = TokenBucket(config.requests_per_second, config.burst)
     await bucket.acquire()                  # before each upstream request
     video = await provider.retrieve(video_id)
-    ...
-    except RateLimited as exc: bucket.hold(exc.retry_after or 5)
 """
 
 from __future__ import annotations
@@ -23,8 +20,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
+
+
+class RateCap(Protocol):
+    """What the engine needs of a request-rate cap: `TokenBucket` (one process) or
+    `bot.engine.shared_rate.SharedRateCap` (several processes sharing PostgreSQL)."""
+
+    async def acquire(self, tokens: float = 1.0) -> float:
+        """Take `tokens`, waiting as long as needed; returns the seconds waited."""
+        ...
 
 
 class TokenBucket:
@@ -45,13 +52,11 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = self.burst
         self._updated = clock()
-        self._held_until = self._updated
 
     def _refill(self) -> float:
         now = self._clock()
-        start = max(self._updated, self._held_until)
-        if now > start:
-            self._tokens = min(self.burst, self._tokens + (now - start) * self.rate)
+        if now > self._updated:
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
         self._updated = max(self._updated, now)
         return now
 
@@ -63,17 +68,9 @@ class TokenBucket:
 
     def delay_until_available(self, tokens: float = 1.0) -> float:
         """Seconds until `tokens` could be taken without waiting (0 when they can now)."""
-        now = self._refill()
-        hold = max(0.0, self._held_until - now)
+        self._refill()
         missing = tokens - self._tokens
-        return hold + max(0.0, missing / self.rate)
-
-    def try_acquire(self, tokens: float = 1.0) -> bool:
-        """Take `tokens` if they are there right now."""
-        if self.delay_until_available(tokens) > 0:
-            return False
-        self._tokens -= tokens
-        return True
+        return max(0.0, missing / self.rate)
 
     async def acquire(self, tokens: float = 1.0) -> float:
         """Take `tokens`, waiting as long as needed; returns the seconds waited (by the clock)."""
@@ -86,16 +83,7 @@ class TokenBucket:
         started = self._clock()
         try:
             await self._sleep(wait)
-            while (held := self._held_until - self._clock()) > 0:  # a hold() came while we slept
-                await self._sleep(held)
         except BaseException:
             self._tokens += tokens  # cancelled: give the token back
             raise
         return self._clock() - started
-
-    def hold(self, seconds: float) -> None:
-        """No tokens for `seconds` from now (e.g. the provider's Retry-After on a 429)."""
-        now = self._refill()
-        self._held_until = max(self._held_until, now + max(0.0, seconds))
-        self._tokens = min(self._tokens, 0.0)
-        log.info("rate limit hold for %.1f s", seconds)

@@ -62,5 +62,5 @@ async def sweep(ctx: EngineContext, *, retention_seconds: float, max_bytes: int)
         await ctx.repo.update(job.id, file_path=None, image_path=None)
         deleted, freed, total = deleted + count, freed + size, total - size
         log.info("deleted %d file(s), %d bytes (%s)", count, size, "retention" if expired else "disk cap",
-                 extra=ctx.extra(job))
+                 extra=job.log_extra())
     return SweepReport(deleted, freed, total)

@@ -23,16 +23,17 @@ push makes the job due the moment it ends, so polling is only the safety net: th
 `ScheduleConfig.scaled(f)` and `expected_render_seconds(..., time_scale=f)` shrink every constant,
 so a benchmark can run a "1–5 minute render" world at 1/60 speed.
 
-Usage sketch (in the poller, per job)::
+Usage sketch (bot/engine/poller.py, per status answer)::
 
-    expected = expected_render_seconds(job.model, job.size, job.seconds, history=recent_durations)
+    history = await ctx.render_history(job)        # recent actual renders of the same shape
+    expected = learned_render_seconds(job.model, job.size, job.seconds, history, time_scale=scale)
     delay = next_poll_delay(elapsed=now - job.submitted_at, expected=expected, progress=video.progress,
-                            state=video.state, retry_after=None, poll_hint=video.poll_after_seconds,
-                            attempt_errors=job.poll_errors, rng=rng,
-                            previous=(job.last_elapsed, job.last_progress),
-                            spread=render_spread(recent_durations))
-    job.next_poll_at = now + delay
-    eta = estimate_remaining(elapsed, expected, video.progress, previous=...)
+                            state=video.state, poll_hint=video.poll_after_seconds, rng=ctx.rng,
+                            previous=(last_elapsed, job.progress), spread=render_spread(history),
+                            config=ctx.schedule)
+    await repo.update(job.id, next_poll_at=now + delay, ...)
+    eta = estimate_remaining(elapsed, expected, video.progress, previous=..., config=ctx.schedule)
+    # after a failed poll: next_poll_delay(..., retry_after=exc.retry_after, attempt_errors=n)
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def _base_delay(elapsed: float, expected: float, progress: int | None, state: Vi
         overdue = max(0.0, elapsed - config.no_progress_horizon * expected)
         delay = config.no_progress_share * expected + config.overdue_growth * overdue
         return _jittered(delay, config.jitter * delay, rng)
-    if previous is not None and previous[1] is not None and progress <= previous[1] < 100:
+    if progress is not None and previous is not None and previous[1] is not None and progress <= previous[1] < 100:
         # No progress since the last poll: widen geometrically up to the no-progress interval.
         since = max(0.0, elapsed - previous[0])
         cap = max(config.min_delay, min(config.stall_max, config.no_progress_share * expected))

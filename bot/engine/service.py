@@ -17,22 +17,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot import admin, i18n, pricing, quota, texts
+from bot import i18n, media_types, pricing, quota, texts
 from bot import texts_controls as controls_words
 from bot.catalog import choices
 from bot.catalog.capabilities import ModelCapabilities
 from bot.catalog.service import Catalog, CatalogService
 from bot.domain.jobs import REMIXABLE
-from bot.domain.records import Job, NewJob, UsageRows
+from bot.domain.records import Job, NewJob
 from bot.engine.context import EngineContext, job_view
 from bot.engine.poller import Poller
 from bot.engine.progress import publish_progress
-from bot.images import cropped_preview_async, fit_first_frame_async
+from bot.engine.quota_service import QuotaService, usage_from_rows
+from bot.images import FitMode, cropped_preview_async, fit_first_frame_async
 from bot.settings import Settings
 from bot.sora import errors
 from bot.sora.models import CreateVideo
 from bot.sora.validate import validate_image, validate_remix_prompt, validate_request
-from bot.texts import accepted_text, continuation_unsupported, credit_paused_note, remix_refused
+from bot.texts import accepted_text, continuation_unsupported, credit_paused_line, remix_refused
 from bot.texts_controls import first_frame_note
 
 log = logging.getLogger(__name__)
@@ -62,21 +63,6 @@ class Outcome:
         return self.job is not None
 
 
-def _usage(rows: UsageRows) -> quota.Usage:
-    def at(ts: float) -> datetime:
-        return datetime.fromtimestamp(ts, UTC)
-
-    return quota.Usage(
-        user_entries=tuple(quota.UsageEntry(at(e.at), e.seconds, Decimal(str(e.usd))) for e in rows.user_entries_24h),
-        guild_month_seconds=rows.guild_month_seconds,
-        guild_month_usd=Decimal(str(rows.guild_month_usd)),
-        user_active_jobs=rows.user_active,
-        guild_active_jobs=rows.guild_active,
-        user_last_submission=at(rows.user_last_submit_at) if rows.user_last_submit_at else None,
-        bot_month_usd=Decimal(str(rows.bot_month_usd)),
-    )
-
-
 class JobService:
     def __init__(self, ctx: EngineContext, poller: Poller, settings: Settings,
                  catalog: CatalogService | None = None) -> None:
@@ -84,33 +70,11 @@ class JobService:
         self.poller = poller
         self.settings = settings
         self.catalog = catalog or CatalogService(ctx.repo, ctx.provider, settings, clock=ctx.clock)
-        ctx.guild_cap = self.guild_cap
+        self.quota = QuotaService(ctx.repo, settings, self.catalog)  # limits, prices, tiers, admin changes
+        ctx.guild_cap = self.quota.guild_cap
 
-    async def guild_cap(self, guild_id: int | None) -> int | None:
-        limits = await self.limits_for(Requester(guild_id=guild_id, channel_id=0, user_id=0))
-        return limits.guild_concurrent
-
-    # --- limits --------------------------------------------------------------------------------------
-    async def limits_for(self, requester: Requester) -> quota.Limits:
-        base = _catalog_defaults(quota.Limits.from_settings(self.settings), self.catalog.current())
-        if requester.guild_id is None:
-            return base
-        config = await self.ctx.repo.guild_config(requester.guild_id)
-        guild = admin.guild_limits(base, config.limits)
-        tiers = [admin.tier_from_json(role_id, data)
-                 for role_id, data in (await self.ctx.repo.role_tiers(requester.guild_id)).items()]
-        return quota.resolve_limits(guild, tiers, requester.role_ids)
-
-    async def prices_for(self, guild_id: int | None, model: str | None = None) -> dict[str, str]:
-        """PRICE_PER_SECOND with the server's own prices over it; with `model`, that model's SKU
-        prices from the catalog too (a server's price for the model still wins)."""
-        guild = None
-        if guild_id is not None:
-            guild = (await self.ctx.repo.guild_config(guild_id)).prices
-        caps = self.catalog.current().get(model) if model else None
-        if caps is None:
-            return {**self.settings.price_per_second, **(guild or {})}
-        return choices.merge_prices(self.settings.price_per_second, choices.catalog_prices(caps), guild, caps.id)
+    async def limits_for(self, who: Requester) -> quota.Limits:
+        return await self.quota.limits_for(who.guild_id, who.role_ids)
 
     # --- what a member may pick (the catalog narrowed by the server's allow-lists) --------------------
     async def models_for(self, who: Requester) -> list[ModelCapabilities]:
@@ -142,19 +106,17 @@ class JobService:
         """The models the member may use, each with its USD per second at the member's usual size
         (for labels such as "Google: Veo 3.1 · ~$0.40/s"); the database is read once."""
         limits = await self.limits_for(who)
-        guild = (await self.ctx.repo.guild_config(who.guild_id)).prices if who.guild_id is not None else None
+        guild = await self.quota.guild_prices(who.guild_id)
         table = {**self.settings.price_per_second, **(guild or {})}
         menu = []
         for caps in choices.allowed_models(self.catalog.current().models, limits):
             size = choices.pick(self.settings.sora_default_size, choices.offered_sizes(caps, limits))
-            menu.append((caps, None if size is None else choices.price_hint(caps, str(size), table, guild)))
+            menu.append((caps, None if size is None else choices.price_hint(caps, size, table, guild)))
         return menu
 
     async def usage(self, requester: Requester) -> quota.Usage:
-        now = datetime.fromtimestamp(self.ctx.clock(), UTC)
-        rows = await self.ctx.repo.usage(requester.guild_id, requester.user_id,
-                                         month_start=quota.month_start(now).timestamp())
-        return _usage(rows)
+        return await self.quota.usage(requester.guild_id, requester.user_id,
+                                      datetime.fromtimestamp(self.ctx.clock(), UTC))
 
     async def quota_lines(self, who: Requester) -> list[str]:
         """The `/sora-quota` answer: each window's use, what is left, when it resets, a typical cost."""
@@ -165,10 +127,10 @@ class JobService:
         offer = None if self.catalog.current().builtin else await self.offer(who, None)
         if offer is not None:  # a listed catalog: the member's default model at its usual size and length
             caps, sizes, seconds = offer
-            typical = quota.Request(caps.id, str(choices.pick(s.sora_default_size, sizes)),
-                                    int(choices.pick(s.sora_default_seconds, seconds)))  # type: ignore[arg-type]
+            typical = quota.Request(caps.id, choices.pick(s.sora_default_size, sizes) or s.sora_default_size,
+                                    choices.pick(s.sora_default_seconds, seconds) or s.sora_default_seconds)
         summary = quota.summarize(limits, await self.usage(who), now,
-                                  prices=await self.prices_for(who.guild_id, typical.model), typical=typical)
+                                  prices=await self.quota.prices_for(who.guild_id, typical.model), typical=typical)
         return quota.render_summary(summary)
 
     async def public_locale(self, guild_id: int | None, guild_locale: str | None = None) -> str:
@@ -180,7 +142,7 @@ class JobService:
     # --- requests ------------------------------------------------------------------------------------
     async def request_video(self, who: Requester, *, prompt: str, model: str | None = None,
                             size: str | None = None, seconds: int | None = None, image: bytes | None = None,
-                            image_mode: str = "crop", reply_to_message_id: int | None = None) -> Outcome:
+                            image_mode: FitMode = "crop", reply_to_message_id: int | None = None) -> Outcome:
         s = self.settings
         catalog = self.catalog.current()
         if not catalog.models:
@@ -188,8 +150,8 @@ class JobService:
         model = model or await self.default_model(who)
         caps = catalog.get(model)
         if caps is not None and not catalog.builtin:  # the model's own usual values, when unset
-            size = size or str(choices.pick(s.sora_default_size, caps.sizes))
-            seconds = seconds or int(choices.pick(s.sora_default_seconds, caps.durations))  # type: ignore[arg-type]
+            size = size or choices.pick(s.sora_default_size, caps.sizes) or s.sora_default_size
+            seconds = seconds or choices.pick(s.sora_default_seconds, caps.durations) or s.sora_default_seconds
         request = CreateVideo(prompt=prompt, model=model, size=size or s.sora_default_size,
                               seconds=seconds or s.sora_default_seconds)
         try:
@@ -315,10 +277,9 @@ class JobService:
             return None
         if await self.ctx.repo.is_blocked(who.guild_id, who.user_id):
             return i18n.tr("gate.blocked")
-        config = await self.ctx.repo.guild_config(who.guild_id)
-        if config.channels and who.channel_id not in config.channels and not who.bypass:
-            where = ", ".join(f"<#{c}>" for c in config.channels[:10])
-            return i18n.tr("gate.channel", where=where)
+        channels = await self.quota.channels(who.guild_id)
+        if channels and who.channel_id not in channels and not who.bypass:
+            return i18n.tr("gate.channel", where=texts.channel_mentions(channels[:10]))
         return None
 
     async def _quota_precheck(self, who: Requester, request: quota.Request) -> Outcome | None:
@@ -326,18 +287,18 @@ class JobService:
         limits = await self.limits_for(who)
         now = datetime.fromtimestamp(self.ctx.clock(), UTC)
         decision = quota.decide(request, limits, await self.usage(who), now,
-                                prices=await self.prices_for(who.guild_id, request.model),
+                                prices=await self.quota.prices_for(who.guild_id, request.model),
                                 bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month)
         if decision.allowed:
             return None
-        if self.ctx.metrics is not None and decision.reason is not None:
-            self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+        if decision.reason is not None:
+            self.ctx.metrics.quota_refused(decision.reason.value)
         return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
 
     def _store_image(self, data: bytes, mime: str) -> str:
         folder = self.ctx.config.data_dir / "inputs"
         folder.mkdir(parents=True, exist_ok=True)
-        suffix = {"image/png": ".png", "image/webp": ".webp"}.get(mime, ".jpg")
+        suffix = media_types.extension_for(mime, default=media_types.JPEG.extension)
         path = folder / f"{secrets.token_hex(8)}{suffix}"
         path.write_bytes(data)
         return str(path)
@@ -346,7 +307,7 @@ class JobService:
         limits = await self.limits_for(who)
         new = dataclasses.replace(new, user_cap=None if who.bypass else limits.user_concurrent,
                                   locale=await self.public_locale(who.guild_id, who.guild_locale))
-        prices = await self.prices_for(who.guild_id, new.model)
+        prices = await self.quota.prices_for(who.guild_id, new.model)
         request = quota.Request(new.model, new.size, new.seconds)
         now_ts = self.ctx.clock()
         now = datetime.fromtimestamp(now_ts, UTC)
@@ -356,21 +317,21 @@ class JobService:
             cost = Decimal(0)  # unpriced: `decide` refuses it where the guild has a budget
         job, decision = await self.ctx.repo.create_job(
             new,
-            decide=lambda rows: quota.decide(request, limits, _usage(rows), now, prices=prices, bypass=who.bypass,
-                                             bot_budget=self.settings.bot_usd_per_month),
+            decide=lambda rows: quota.decide(request, limits, usage_from_rows(rows), now, prices=prices,
+                                             bypass=who.bypass, bot_budget=self.settings.bot_usd_per_month),
             allowed=lambda d: d.allowed,
             reserve_seconds=float(new.seconds), reserve_usd=float(cost),
             month_start=quota.month_start(now).timestamp(), bot_wide=self.settings.bot_usd_per_month is not None)
         if job is None:
-            if self.ctx.metrics is not None and decision.reason is not None:
-                self.ctx.metrics.quota_refusals.labels(limit=decision.reason.value).inc()
+            if decision.reason is not None:
+                self.ctx.metrics.quota_refused(decision.reason.value)
             if new.image_path:
                 Path(new.image_path).unlink(missing_ok=True)
             return Outcome(decision.message, refusal=decision.reason.value if decision.reason else "quota")
         if decision.bypassed:
             log.info("limits bypassed: %s", ",".join(r.value for r in decision.bypassed),
-                     extra=self.ctx.extra(job))
-        log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=self.ctx.extra(job))
+                     extra=job.log_extra())
+        log.info("job accepted: %s %s %ss", job.model, job.size, job.seconds, extra=job.log_extra())
         eta = await self.ctx.expected_seconds(job)
         await publish_progress(self.ctx, job, force=True)
         await self.ctx.outbox.flushed(job)  # the status message exists before the member is told
@@ -379,19 +340,8 @@ class JobService:
         if decision.message:
             text += "\n" + decision.message
         if await self.ctx.repo.submission_pause(self.ctx.provider.name) is not None:
-            text += "\n⏸️ " + credit_paused_note()
+            text += "\n" + credit_paused_line()
         return Outcome(text, job=job)
-
-
-def _catalog_defaults(base: quota.Limits, catalog: Catalog) -> quota.Limits:
-    """A fetched catalog's models carry their own sizes and durations, so the built-in profile's
-    lists (SORA_ALLOWED_SIZES, QUOTA_DEFAULT_SECONDS) don't narrow them; QUOTA_DEFAULT_MODELS keeps
-    the models it names that the catalog has (none of them: every model). Admins narrow further with
-    /sora-admin allow."""
-    if catalog.builtin:
-        return base
-    models = frozenset(base.allowed_models or ()) & frozenset(catalog.ids)
-    return base.replace(allowed_sizes=None, allowed_seconds=None, allowed_models=models or None)
 
 
 def _key() -> str:

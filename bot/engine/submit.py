@@ -15,7 +15,8 @@ import logging
 import re
 from pathlib import Path
 
-from bot import i18n
+from bot import i18n, media_types
+from bot.backoff import backoff
 from bot.domain.jobs import JobState
 from bot.domain.records import Job
 from bot.engine.context import EngineContext, job_view
@@ -24,6 +25,7 @@ from bot.engine.schedule import learned_render_seconds, next_poll_delay, render_
 from bot.engine.upstream import from_upstream
 from bot.metrics import failure_reason
 from bot.sora import errors
+from bot.sora.base import VideoExtender
 from bot.sora.models import CreateVideo, Video, VideoError
 from bot.texts import FailureKind, failure_text
 
@@ -41,7 +43,7 @@ _SKEW = 120.0
 async def submit(ctx: EngineContext, job: Job) -> None:
     """`job` is in `submitting` (claimed by the poller's admission). Send the create or remix."""
     try:
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         with i18n.use(job.locale):  # a refusal's words are built while the provider answers
             video = await _send(ctx, job)
     except errors.InsufficientCredits as exc:
@@ -52,25 +54,25 @@ async def submit(ctx: EngineContext, job: Job) -> None:
         # reached the provider): wait locally and try again, then give up and tell the member.
         if job.attempts + 1 >= ctx.config.submit_attempts:
             log.warning("provider still unavailable after %d tries; giving up: %s", job.attempts + 1, exc,
-                        extra=ctx.extra(job))
+                        extra=job.log_extra())
             await fail(ctx, job, JobState.SUBMITTING, code="unavailable",
                        text=failure_text(job_view(job), FailureKind.UNAVAILABLE))
             return
         delay = (getattr(exc, "retry_after", None) or min(300.0, 15.0 * (job.attempts + 1))) * ctx.config.time_scale
-        log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=ctx.extra(job))
+        log.info("provider busy at submit, retrying in %.0fs: %s", delay, exc, extra=job.log_extra())
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED,
                                   next_poll_at=ctx.clock() + delay, attempts=job.attempts + 1,
                                   submit_started_at=None)
         return
     except _REFUSALS as exc:
         # Refused (bad input, content policy, auth, remix unsupported, parent gone): fail and refund.
-        log.warning("provider refused the job: %s", exc, extra=ctx.extra(job))
+        log.warning("provider refused the job: %s", exc, extra=job.log_extra())
         kind = FailureKind.CONTENT_POLICY if isinstance(exc, errors.ContentPolicyRejected) else FailureKind.FAILED
         await fail(ctx, job, JobState.SUBMITTING, code=exc.code or type(exc).__name__,
                    text=failure_text(job_view(job), kind, detail=_words(exc, job)))
         return
     except errors.SoraError as exc:  # UnknownOutcome, or an answer we couldn't read: it may exist upstream
-        log.warning("create outcome unknown, will reconcile: %s", exc, extra=ctx.extra(job))
+        log.warning("create outcome unknown, will reconcile: %s", exc, extra=job.log_extra())
         # The submission's lease (several processes) goes with it: the reconcile is due in 5 s, not
         # when the lease would lapse.
         await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.UNKNOWN, next_poll_at=ctx.clock() + 5,
@@ -79,10 +81,9 @@ async def submit(ctx: EngineContext, job: Job) -> None:
     adopted = await adopt(ctx, job, JobState.SUBMITTING, video)
     if adopted is not None and adopted.state is not JobState.COMPLETED:  # sent: the Cancel button goes now
         await publish_progress(ctx, adopted, force=True)
-    if ctx.metrics is not None:
-        ctx.metrics.submissions.labels(provider=job.provider, model=job.model).inc()
+    ctx.metrics.submitted(job.provider, job.model)
     if await ctx.repo.resume_submissions(job.provider):
-        log.warning("the %s account accepts videos again: submissions resumed", job.provider, extra=ctx.extra(job))
+        log.warning("the %s account accepts videos again: submissions resumed", job.provider, extra=job.log_extra())
 
 
 async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) -> None:
@@ -91,15 +92,15 @@ async def pause_for_credit(ctx: EngineContext, job: Job, exc: errors.SoraError) 
     a backoff that doubles with each 402 in a row. One warning for the operator per pause."""
     previous = await ctx.repo.submission_pause(job.provider)
     strikes = previous.strikes if previous is not None else 0
-    delay = min(ctx.config.credit_recheck_max, ctx.config.credit_recheck * 2 ** strikes) * ctx.config.time_scale
+    delay = backoff(strikes, base=ctx.config.credit_recheck, cap=ctx.config.credit_recheck_max) * ctx.config.time_scale
     pause = await ctx.repo.pause_submissions(job.provider, until=ctx.clock() + delay, reason=exc.message)
     if pause.strikes == 1:
         log.warning("the %s account is out of credit (HTTP 402): all video submissions are paused and "
                     "rechecked every so often; add credit to resume (queued jobs wait, nothing is lost)",
-                    job.provider, extra=ctx.extra(job))
+                    job.provider, extra=job.log_extra())
     else:
         log.info("still out of credit (%d in a row); next recheck in %.0fs", pause.strikes, delay,
-                 extra=ctx.extra(job))
+                 extra=job.log_extra())
     moved = await ctx.repo.transition(job.id, JobState.SUBMITTING, JobState.REQUESTED, next_poll_at=pause.until,
                                       submit_started_at=None, claimed_until=None)
     if moved is not None and moved.status_message_id is not None:
@@ -123,7 +124,7 @@ async def _send(ctx: EngineContext, job: Job) -> Video:
     if job.image_path:
         image = await asyncio.to_thread(Path(job.image_path).read_bytes)
     request = CreateVideo(prompt=job.prompt, model=job.model, size=job.size, seconds=job.seconds, image=image,
-                          image_mime=_mime_of(job.image_path) if image else None)
+                          image_mime=media_types.mime_of_path(job.image_path) if image else None)
     return await ctx.provider.create(request, idempotency_key=job.idempotency_key)
 
 
@@ -135,8 +136,7 @@ async def _send_extension(ctx: EngineContext, job: Job) -> Video:
         raise errors.NotFound("the video to extend is unknown",
                               user_message=i18n.tr("failure.extend_parent_gone", job.locale))
     provider = ctx.provider
-    can_extend = getattr(provider, "can_extend", None)
-    if can_extend is None or not can_extend(job.model):  # e.g. the provider changed since it was asked
+    if not isinstance(provider, VideoExtender) or not provider.can_extend(job.model):  # the provider changed?
         raise errors.OperationUnsupported("this provider cannot extend videos", code="unsupported",
                                           user_message=i18n.tr("controls.extend_unsupported", job.locale,
                                                                model=job.model))
@@ -145,14 +145,6 @@ async def _send_extension(ctx: EngineContext, job: Job) -> Video:
                               previous_job_id=parent.provider_id)
         return await provider.create(request, idempotency_key=job.idempotency_key)
     return await provider.extend(parent.provider_id, job.prompt, job.seconds, idempotency_key=job.idempotency_key)
-
-
-def _mime_of(path: str | None) -> str:
-    if path and path.endswith(".png"):
-        return "image/png"
-    if path and path.endswith(".webp"):
-        return "image/webp"
-    return "image/jpeg"
 
 
 async def adopt(ctx: EngineContext, job: Job, old: JobState, video: Video) -> Job | None:
@@ -187,7 +179,7 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
     provider = ctx.provider
     found: Video | None = None
     try:
-        await ctx.bucket.acquire()
+        await ctx.rate.acquire()
         if provider.supports_idempotency:
             found = await _send(ctx, job)  # the same idempotency key returns the same job
         elif provider.supports_list:
@@ -195,21 +187,21 @@ async def reconcile(ctx: EngineContext, job: Job) -> None:
         else:
             found = None
     except (errors.RateLimited, errors.ProviderUnavailable, errors.UnknownOutcome) as exc:
-        log.info("reconcile postponed: %s", exc, extra=ctx.extra(job))
+        log.info("reconcile postponed: %s", exc, extra=job.log_extra())
         await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
         return
     except errors.SoraError as exc:
-        log.warning("reconcile failed: %s", exc, extra=ctx.extra(job))
+        log.warning("reconcile failed: %s", exc, extra=job.log_extra())
         found = None
     if found is not None:
-        log.info("reconciled: upstream job %s found", found.id, extra=ctx.extra(job))
+        log.info("reconciled: upstream job %s found", found.id, extra=job.log_extra())
         await adopt(ctx, job, JobState.UNKNOWN, found)
         return
     waited = ctx.clock() - (job.submit_started_at or job.created_at)
     if provider.supports_list and waited < ctx.config.reconcile_window:
         await ctx.repo.update(job.id, next_poll_at=ctx.clock() + 15, claimed_until=None)
         return
-    log.warning("upstream outcome could not be confirmed; not resubmitting", extra=ctx.extra(job))
+    log.warning("upstream outcome could not be confirmed; not resubmitting", extra=job.log_extra())
     await fail(ctx, job, JobState.UNKNOWN, code="unknown_outcome",
                text=failure_text(job_view(job), FailureKind.UNAVAILABLE,
                                  detail=i18n.tr("failure.lost_contact", job.locale)))
@@ -247,14 +239,13 @@ async def fail(ctx: EngineContext, job: Job, old: JobState, *, code: str, text: 
     moved = await ctx.repo.end_job(job.id, old, state, code=code, message=text[:1000], charged=rendered)
     if moved is None:
         return
-    if ctx.metrics is not None:
-        ctx.metrics.failures.labels(reason=failure_reason(code)).inc()
+    ctx.metrics.failed(failure_reason(code))
     await publish_progress(ctx, moved, force=True)
     try:
         # after the status message says "failed, see below", ahead of the channel's refreshes
         await ctx.outbox.call(moved, lambda: ctx.publisher.publish_failure(moved, text), after_status=True)
     except Exception:
-        log.exception("could not tell the requester about the failure", extra=ctx.extra(job))
+        log.exception("could not tell the requester about the failure", extra=job.log_extra())
 
 
 def upstream_failure_text(job: Job, error: VideoError | None) -> str:

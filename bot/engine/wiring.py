@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.catalog.service import CatalogService
 from bot.domain.store import JobStore
@@ -29,11 +28,9 @@ from bot.engine.poller import Poller
 from bot.engine.ports import Publisher
 from bot.engine.service import JobService
 from bot.engine.shared_rate import SharedRateCap
+from bot.metrics import Metrics, NullMetrics
 from bot.settings import Settings
 from bot.sora.base import VideoProvider
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
 
 # a step that may download has the whole download deadline, then a transcode (two ffmpeg runs at
 # bot.media's timeout) and the upload; its lease is renewed meanwhile
@@ -72,7 +69,8 @@ def build_engine(store: JobStore, provider: VideoProvider, publisher: Publisher,
     bucket = None  # EngineContext makes this process's token bucket
     if config.shared:
         bucket = SharedRateCap(store, provider.name, config.requests_per_second, config.burst)
-    ctx = EngineContext(store, provider, publisher, config, clock=clock, metrics=metrics, bucket=bucket)
+    ctx = EngineContext(store, provider, publisher, config, clock=clock,
+                        metrics=metrics if metrics is not None else NullMetrics(), bucket=bucket)
     poller = Poller(ctx)
     catalog = CatalogService(store, provider, settings, clock=ctx.clock)
     service = JobService(ctx, poller, settings, catalog=catalog)

@@ -21,6 +21,7 @@ import socket
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -85,7 +86,7 @@ def _render_of(job: Any) -> float:
 async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float, timeout: float = 120.0,
                            edit_bucket: tuple[int, float] | None = (5, 5.0),
                            post_bucket: tuple[int, float] | None = (5, 5.0),
-                           after_each: Any = None, history: list[float] = (),
+                           after_each: Any = None, history: Sequence[float] = (),
                            webhooks: bool = False, database_url: str | None = None) -> BusyRun:
     """Run `plan` in one channel; buckets are (count, unscaled seconds). `database_url`: the store
     (default: a SQLite file in a temporary folder)."""
@@ -135,6 +136,30 @@ async def run_busy_channel(dialect: str, plan: list[PlannedJob], *, scale: float
     return run
 
 
+async def _until_finished(repo: Any, ids: list[int], timeout: float) -> list[Any]:
+    """The jobs, once every one of them is in a final state (AssertionError after `timeout` s)."""
+    deadline = time.time() + timeout
+    while True:
+        jobs = [await repo.get_job(j) for j in ids]
+        if all(j is not None and j.state in TERMINAL for j in jobs):
+            return jobs
+        if time.time() > deadline:
+            states = Counter(j.state.value for j in jobs if j is not None)
+            raise AssertionError(f"jobs not finished after {timeout:.0f} s: {dict(states)}")
+        await asyncio.sleep(0.05)
+
+
+def _posted_at(fake: FakeDiscord, jobs: list[Any]) -> dict[int, float]:
+    """job id → when its result (the message with a file and its Remix button) was posted."""
+    wanted = {remix_custom_id(job.id): job.id for job in jobs}
+    results: dict[int, float] = {}
+    for message in fake.messages("videos"):
+        for custom_id in message.custom_ids if message.attachments else ():
+            if custom_id in wanted:
+                results.setdefault(wanted[custom_id], message.created_at)
+    return results
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -154,6 +179,7 @@ async def _write_history(repo: Repository, plan: list[PlannedJob], history: Any,
             NewJob(guild_id=1, channel_id=2, user_id=3, kind="generate", prompt="earlier", model=name,
                    size=shape.size, seconds=shape.seconds, provider="earlier", idempotency_key=f"earlier-{i}"),
             decide=lambda usage: True, allowed=bool, reserve_seconds=0, reserve_usd=0, month_start=0)
+        assert job is not None  # nothing refuses it: decide always allows
         done = ended - (len(history) - i) * scale
         await walk(repo, job.id, JobState.DELIVERED, submitted_at=done - took * scale, completed_at=done)
 
@@ -178,25 +204,12 @@ async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[P
         ids.append(outcome.job.id)
         if after_each is not None:
             await after_each(i, outcome.job)
-    deadline = time.time() + timeout
-    while True:
-        jobs = [await repo.get_job(j) for j in ids]
-        if all(j is not None and j.state in TERMINAL for j in jobs):
-            break
-        if time.time() > deadline:
-            states = Counter(j.state.value for j in jobs if j is not None)
-            raise AssertionError(f"jobs not finished after {timeout:.0f} s: {dict(states)}")
-        await asyncio.sleep(0.05)
+    jobs = await _until_finished(repo, ids, timeout)
     wall = time.time() - started
     outbox = getattr(product.bot.engine_ctx, "outbox", None)  # (absent before issue 11)
     if outbox is not None:
         await outbox.drain(grace=5.0)
-    wanted = {remix_custom_id(job.id): job.id for job in jobs}
-    results: dict[int, float] = {}
-    for message in fake.messages("videos"):
-        for custom_id in message.custom_ids if message.attachments else ():
-            if custom_id in wanted:
-                results.setdefault(wanted[custom_id], message.created_at)
+    results = _posted_at(fake, jobs)
     status_at: dict[str, list[float]] = {}
     for r in relay.requests:
         if r.kind == "status":
@@ -204,11 +217,12 @@ async def _drive(product: Any, fake: FakeDiscord, relay: FakeRelay, plan: list[P
     latency, detection, pipeline, requests, detail = [], [], [], [], []
     for job in jobs:
         upstream = relay.jobs.get(job.provider_id or "")
-        done = upstream.started + upstream.render_seconds if upstream else None
+        done = upstream.started + upstream.render_seconds if upstream and upstream.started is not None else None
         posted = results.get(job.id)
-        lag = (posted - done) / scale if posted is not None and done is not None else None
+        lag = None
         polls = status_at.get(job.provider_id or "", [])
-        if lag is not None:
+        if posted is not None and done is not None:
+            lag = (posted - done) / scale
             latency.append(lag)
             seen = min((t for t in polls if t >= done), default=None)
             if seen is not None:

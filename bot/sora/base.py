@@ -39,3 +39,22 @@ class VideoProvider(Protocol):
         Raises `DownloadExpired` when it can no longer be fetched, `DownloadFailed` when truncated."""
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ModelLister(Protocol):
+    """The optional models endpoint some providers have (OpenRouter): `isinstance(p, ModelLister)` asks."""
+
+    async def list_models(self) -> list[dict]: ...
+
+
+@runtime_checkable
+class VideoExtender(Protocol):
+    """The optional extension some providers have: `isinstance(p, VideoExtender)` asks."""
+
+    def can_extend(self, model: str) -> bool: ...
+
+    def extension_seconds(self, model: str) -> tuple[int, ...] | None: ...
+
+    async def extend(self, video_id: str, prompt: str, seconds: int, *,
+                     idempotency_key: str | None = None) -> Video: ...

@@ -93,11 +93,9 @@ class BrokenOff(DownloadFailed):
         self.written = written
 
 
-async def stream_to_file(response: httpx.Response, partial: Path, *, limits: DownloadLimits, deadline: float,
-                         offset: int = 0, chunk_size: int = 256 * 1024) -> int:
-    """Append the body of `response` to `partial` from byte `offset` (0: start afresh); return the
-    file's size. Raises `DownloadFailed` (refused, too large, too slow) or `BrokenOff` (resumable).
-    `deadline` is a `time.monotonic()` instant."""
+async def _admit(response: httpx.Response, partial: Path, limits: DownloadLimits,
+                 offset: int) -> tuple[int, int | None]:
+    """Refuse a body that is encoded or announces more than the cap; (the cap, the announced length)."""
     encoding = _encoding(response)
     if encoding not in ("", "identity"):
         raise DownloadFailed(f"the download came {encoding}-encoded although identity was asked; refused")
@@ -106,6 +104,15 @@ async def stream_to_file(response: httpx.Response, partial: Path, *, limits: Dow
     length = _length(response)
     if length is not None and offset + length > cap:
         raise DownloadFailed(f"the download announces {offset + length} bytes; the cap is {cap}")
+    return cap, length
+
+
+async def stream_to_file(response: httpx.Response, partial: Path, *, limits: DownloadLimits, deadline: float,
+                         offset: int = 0, chunk_size: int = 256 * 1024) -> int:
+    """Append the body of `response` to `partial` from byte `offset` (0: start afresh); return the
+    file's size. Raises `DownloadFailed` (refused, too large, too slow) or `BrokenOff` (resumable).
+    `deadline` is a `time.monotonic()` instant."""
+    cap, length = await _admit(response, partial, limits, offset)
     written = offset
     handle = await asyncio.to_thread(partial.open, "r+b" if offset else "wb")
     try:

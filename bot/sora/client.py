@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: the one HTTP client of every dialect; dialects/parse/retry hold the rest.
 """`HttpVideoProvider`: one async httpx client that speaks every relay dialect through its profile.
 
 What differs between relays lives in `dialects.py` (data); how answers are read lives in `parse.py`;
@@ -22,10 +23,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from bot import media_types
 from bot.sora.bounded import BrokenOff, DownloadLimits, content_range_start, read_body, stream_to_file
 from bot.sora.dialects import EXTENSION_SECONDS, CreateEncoding, DialectProfile, extension_lengths_text
 from bot.sora.errors import (
@@ -47,7 +49,6 @@ from bot.sora.validate import RequestLimits
 log = logging.getLogger(__name__)
 
 USER_AGENT = "sora-bot/0.1 (+https://github.com/)"
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _LIST_PAGE_MAX = 100
 # A pre-signed URL that no longer works answers one of these (S3 and most CDNs say 403).
 _EXPIRED_DIRECT = frozenset({401, 403, 404, 410})
@@ -279,7 +280,7 @@ class HttpVideoProvider:
             (fields["size"], (None, request.size)), (fields["seconds"], (None, str(request.seconds))),
         ]
         if request.image is not None:
-            parts.append((fields["image"], (f"first_frame{_EXTENSIONS.get(mime, '')}", request.image, mime)))
+            parts.append((fields["image"], (f"first_frame{media_types.extension_for(mime)}", request.image, mime)))
         return {"files": parts}
 
     def _replay_safe(self, idempotency_key: str | None) -> bool:
@@ -471,3 +472,9 @@ class HttpVideoProvider:
         cls = DownloadExpired if response.status_code in expired else DownloadFailed
         raise cls(f"{what}: HTTP {response.status_code}", status_code=response.status_code,
                   request_id=request_id(response.headers))
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.sora.base import VideoProvider
+
+    _implements: type[VideoProvider] = HttpVideoProvider

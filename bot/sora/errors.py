@@ -23,7 +23,7 @@ class Words:
 class SoraError(Exception):
     """Base of every provider-layer error."""
 
-    user_message: str = Words("error.provider")  # type: ignore[assignment]
+    user_message = Words("error.provider")
 
     def __init__(
         self,
@@ -58,37 +58,37 @@ class InvalidRequest(SoraError):
 
     Raised before anything is sent when our checks catch it."""
 
-    user_message: str = Words("error.invalid_request")  # type: ignore[assignment]
+    user_message = Words("error.invalid_request")
 
 
 class ContentPolicyRejected(InvalidRequest):
-    user_message: str = Words("error.content_policy")  # type: ignore[assignment]
+    user_message = Words("error.content_policy")
 
 
 class ContinuationUnsupported(InvalidRequest):
     """The model cannot continue (remix) a finished video; nothing was charged."""
 
-    user_message: str = Words("error.continuation_unsupported")  # type: ignore[assignment]
+    user_message = Words("error.continuation_unsupported")
 
 
 class InsufficientCredits(SoraError):
     """402: the bot's account at the provider has run out of credit. The job was not taken; it waits."""
 
-    user_message: str = Words("error.insufficient_credits")  # type: ignore[assignment]
+    user_message = Words("error.insufficient_credits")
 
 
 class AuthenticationFailed(SoraError):
-    user_message: str = Words("error.authentication")  # type: ignore[assignment]
+    user_message = Words("error.authentication")
 
 
 class NotFound(SoraError):
-    user_message: str = Words("error.not_found")  # type: ignore[assignment]
+    user_message = Words("error.not_found")
 
 
 class RateLimited(SoraError):
     """429 after the retries were spent; `retry_after` in seconds when the provider said."""
 
-    user_message: str = Words("error.rate_limited")  # type: ignore[assignment]
+    user_message = Words("error.rate_limited")
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
         super().__init__(message, **kw)
@@ -98,7 +98,7 @@ class RateLimited(SoraError):
 class ProviderUnavailable(SoraError):
     """5xx, timeouts or connection failures after the retries were spent."""
 
-    user_message: str = Words("error.unavailable")  # type: ignore[assignment]
+    user_message = Words("error.unavailable")
 
 
 class UnknownOutcome(SoraError):
@@ -106,23 +106,23 @@ class UnknownOutcome(SoraError):
 
     The engine reconciles (list upstream videos) instead of submitting again."""
 
-    user_message: str = Words("error.unknown_outcome")  # type: ignore[assignment]
+    user_message = Words("error.unknown_outcome")
 
 
 class OperationUnsupported(SoraError):
     """The dialect has no such endpoint (list, delete, a download variant...)."""
 
-    user_message: str = Words("error.operation_unsupported")  # type: ignore[assignment]
+    user_message = Words("error.operation_unsupported")
 
 
 class RemixUnsupported(OperationUnsupported):
-    user_message: str = Words("error.remix_unsupported")  # type: ignore[assignment]
+    user_message = Words("error.remix_unsupported")
 
 
 class DownloadExpired(SoraError):
     """The finished video can no longer be fetched (URL expired, content gone)."""
 
-    user_message: str = Words("error.download_expired")  # type: ignore[assignment]
+    user_message = Words("error.download_expired")
 
 
 class DownloadFailed(SoraError):
@@ -130,4 +130,4 @@ class DownloadFailed(SoraError):
 
 
 class FfmpegMissing(SoraError):
-    user_message: str = Words("error.ffmpeg_missing")  # type: ignore[assignment]
+    user_message = Words("error.ffmpeg_missing")

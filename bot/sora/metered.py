@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.metrics import Metrics
-from bot.sora.base import VideoProvider
+from bot.sora.base import ModelLister, VideoExtender, VideoProvider
 from bot.sora.models import CreateVideo, Variant, Video
 
 
@@ -24,11 +24,12 @@ class MeteredProvider:
             self.list_models = self._list_models
         if hasattr(inner, "can_continue"):
             self.can_continue = inner.can_continue
-        if hasattr(inner, "can_extend"):
+        if isinstance(inner, VideoExtender):
             self.can_extend = inner.can_extend
             self.extension_seconds = inner.extension_seconds
 
     async def _list_models(self) -> list[dict]:
+        assert isinstance(self.inner, ModelLister)  # only installed when the inner provider lists models
         with self.metrics.time_provider("list_models"):
             return await self.inner.list_models()
 
@@ -45,6 +46,7 @@ class MeteredProvider:
             return await self.inner.remix(video_id, prompt, idempotency_key=idempotency_key)
 
     async def extend(self, video_id: str, prompt: str, seconds: int, *, idempotency_key: str | None = None) -> Video:
+        assert isinstance(self.inner, VideoExtender)  # asked only where can_extend said yes
         with self.metrics.time_provider("extend"):
             return await self.inner.extend(video_id, prompt, seconds, idempotency_key=idempotency_key)
 
@@ -62,3 +64,6 @@ class MeteredProvider:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+_implements: type[VideoProvider] = MeteredProvider  # the type checker proves the class implements the port

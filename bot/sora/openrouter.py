@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -105,8 +105,8 @@ class OpenRouterProvider(HttpVideoProvider):
     def _with_known(self, video: Video) -> Video:
         """The job answer carries no model or parent: fill them in from what this process sent."""
         known = self._jobs.get(video.id, {})
-        changes = {k: known[k] for k in ("model", "remixed_from", "seconds", "size")
-                   if k in known and getattr(video, k) is None}
+        changes: dict[str, Any] = {k: known[k] for k in ("model", "remixed_from", "seconds", "size")
+                                   if k in known and getattr(video, k) is None}
         return video.model_copy(update=changes) if changes else video
 
     # --- models ------------------------------------------------------------------------------------
@@ -224,3 +224,9 @@ class OpenRouterProvider(HttpVideoProvider):
     async def _fetch_content(self, video_id: str, dest: Path, variant: Variant) -> int:
         url = self._api_url(self._profile.path("content", video_id))
         return await self._fetch(url, dest, auth=True, expired=_EXPIRED_CONTENT, params={"index": "0"})
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.sora.base import VideoProvider
+
+    _implements: type[VideoProvider] = OpenRouterProvider

@@ -13,7 +13,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from bot.i18n import tr
 from bot.logs import scrub
@@ -199,10 +199,11 @@ def parse_job(data: Any, *, profile: DialectProfile = OPENROUTER, headers: Mappi
     `expired` become failed videos whose error says so plainly (`ending`)."""
     video = parse_video(data, profile, headers=headers, secrets=secrets)
     assert isinstance(data, Mapping)  # parse_video refuses anything else
-    word = data.get("status").strip().lower() if isinstance(data.get("status"), str) else ""
+    status = data.get("status")
+    word = status.strip().lower() if isinstance(status, str) else ""
     changes: dict[str, Any] = {}
     if word in ("cancelled", "canceled", "expired"):
-        ending = "expired" if word == "expired" else "cancelled"
+        ending: Literal["expired", "cancelled"] = "expired" if word == "expired" else "cancelled"
         detail = video.error.message if video.error and video.error.message != "" else None
         plain = EXPIRED_WORDS if ending == "expired" else CANCELLED_WORDS
         message = plain if not detail or detail == plain else f"{plain} ({detail})"

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+from bot.backoff import backoff
+
 
 class Failure(StrEnum):
     """An attempt that produced no HTTP response."""
@@ -105,7 +107,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number `attempt` (1-based) when the server named none."""
-        delay = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        delay = backoff(attempt - 1, base=self.base_delay, cap=self.max_delay)
         return delay * (1.0 - self.jitter * self.rng())
 
     def decide(

@@ -50,7 +50,7 @@ REFUSED_WORDS = tr("error.download_refused", "en")  # the English words; readers
 class RefusedURL(DownloadFailed):
     """A provider-supplied URL the bot will not fetch (not https, or an internal address)."""
 
-    user_message: str = Words("error.download_refused")  # type: ignore[assignment]
+    user_message = Words("error.download_refused")
 
 
 def _port(url: httpx.URL) -> int | None:

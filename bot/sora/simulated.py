@@ -29,12 +29,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot import media
+from bot import media, media_types
 from bot.i18n import tr
+from bot.sora import shapes
 from bot.sora.errors import (
     DownloadExpired,
     DownloadFailed,
@@ -51,16 +52,18 @@ RENDER_FPS = 12
 MAX_SECONDS = 60
 MAX_CAPTION_LINES = 8
 _FORBIDDEN = re.compile(r"\bforbidden\b", re.IGNORECASE)
-_SIZE = re.compile(r"(\d{2,4})x(\d{2,4})")
-_IMAGE_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 def _size(size: str) -> tuple[int, int]:
-    match = _SIZE.fullmatch(size)
-    if match is None or int(match[1]) % 2 or int(match[2]) % 2:
+    """A size the fake renderer can draw: even sides of 10 to 9999 pixels."""
+    try:
+        width, height = shapes.parse_size(size)
+    except ValueError:
+        width = height = 0
+    if not (10 <= width <= 9999 and 10 <= height <= 9999) or width % 2 or height % 2:
         raise InvalidRequest(f"invalid size {size!r}", status_code=400,
                              user_message=tr("simulated.size"))
-    return int(match[1]), int(match[2])
+    return width, height
 
 
 def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
@@ -68,7 +71,8 @@ def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
     canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(canvas)
     small = ImageFont.load_default(size=max(12, height // 40))
-    font = ImageFont.load_default(size=max(14, height // 24))
+    font_px = max(14, height // 24)
+    font = ImageFont.load_default(size=font_px)
     margin = max(8, width // 40)
     draw.text((margin, margin), header, font=small, fill=(255, 255, 255, 230),
               stroke_width=2, stroke_fill=(0, 0, 0, 200))
@@ -76,7 +80,7 @@ def caption_png(prompt: str, width: int, height: int, header: str) -> bytes:
     lines = textwrap.wrap(" ".join(prompt.split()), per_line) or [""]
     if len(lines) > MAX_CAPTION_LINES:
         lines = [*lines[:MAX_CAPTION_LINES - 1], lines[MAX_CAPTION_LINES - 1][: per_line - 1] + "…"]
-    line_height = int(font.size * 1.25)
+    line_height = int(font_px * 1.25)
     band_top = height - margin - line_height * len(lines) - margin
     draw.rectangle((0, band_top, width, height), fill=(0, 0, 0, 150))
     for i, line in enumerate(lines):
@@ -173,7 +177,7 @@ class SimulatedProvider:
                                  user_message=tr("simulated.length", max=MAX_SECONDS))
         image = None
         if request.image is not None:
-            image = (request.image, _IMAGE_EXT.get(request.image_mime or "", ".png"))
+            image = (request.image, media_types.extension_for(request.image_mime, default=media_types.PNG.extension))
         return await self._new_job(prompt=request.prompt, model=request.model, size=request.size,
                                    seconds=request.seconds, remixed_from=None, image=image,
                                    idempotency_key=idempotency_key)
@@ -382,3 +386,9 @@ class SimulatedProvider:
                 raise media.MediaError(f"ffmpeg could not grab a thumbnail: {errors.strip()[-300:]}")
             await asyncio.to_thread(partial.replace, thumb)
         return thumb
+
+
+if TYPE_CHECKING:  # the type checker proves the class implements the port
+    from bot.sora.base import VideoProvider
+
+    _implements: type[VideoProvider] = SimulatedProvider

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import media_types
 from bot.i18n import tr
 from bot.sora.errors import InvalidRequest
 from bot.sora.models import CreateVideo
@@ -20,18 +21,9 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 MIB = 1024 * 1024
-IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
-
-
 def image_mime(data: bytes) -> str | None:
     """The image type from its magic bytes: image/jpeg, image/png, image/webp, or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    return media_types.sniff_mime(data)
 
 
 def _choices(values: Sequence[object], unit: str = "") -> str:

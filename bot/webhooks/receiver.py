@@ -31,18 +31,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
 from bot.health import serve_app
+from bot.metrics import Metrics, NullMetrics
 from bot.settings import NO_WEBHOOK_PROVIDERS, Settings
 from bot.webhooks.signatures import OPENROUTER_SIGNATURE, SignatureRefused, StandardWebhooksVerifier, verify_openrouter
 from db.repository import Repository
 from db.webhooks import WebhookLog
-
-if TYPE_CHECKING:
-    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +130,7 @@ class WebhookReceiver:
         self.provider_name = provider_name
         self.clock = clock
         self.max_body = max_body
-        self.metrics = metrics
+        self.metrics: Metrics = metrics if metrics is not None else NullMetrics()
         self._secret = secret
         self._openai: StandardWebhooksVerifier | None = None
         self._openai_problem = ""
@@ -208,8 +206,7 @@ class WebhookReceiver:
 
     def _answer(self, status: int, outcome: str, source: str, reason: str | None = None) -> web.Response:
         self.outcomes[outcome] += 1
-        if self.metrics is not None:
-            self.metrics.webhooks.labels(source=source, outcome=outcome.replace(" ", "_")).inc()
+        self.metrics.webhook(source, outcome.replace(" ", "_"))
         if status >= 400:
             log.warning("webhook %s refused (%d): %s", source, status, reason)
         elif reason:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.sandbox.fake_discord.messages import MessageBody, create_message, store_file
 from bot.sandbox.fake_discord.state import FakeChannel, FakeRole, FakeUser, Perm, StoredMessage
@@ -24,7 +24,12 @@ from bot.sandbox.fake_discord.webhooks import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.sandbox.fake_discord.fake import FakeDiscord
+    from bot.sandbox.fake_discord.gateway import GatewayHub
+    from bot.sandbox.fake_discord.state import SnowflakeFactory, World
+    from bot.sandbox.fake_discord.webhooks import InteractionStore
 
 FileArg = bytes | tuple[str, bytes]
 OPTION_STRING, OPTION_INT, OPTION_BOOL, OPTION_USER, OPTION_CHANNEL = 3, 4, 5, 6, 7
@@ -112,8 +117,26 @@ def _as_file(name: str, value: FileArg) -> tuple[str, bytes]:
 class MemberDriver:
     """Mixin for FakeDiscord: slash, context_menu, click, submit_modal, autocomplete, say."""
 
+    if TYPE_CHECKING:  # what the mixin uses of FakeDiscord (declared so the type checker sees it)
+        world: World
+        gateway: GatewayHub
+        interactions: InteractionStore
+        snowflake: SnowflakeFactory
+        everyone_may_use: set[str]
+        now: Callable[[], float]
+        notify: Callable[[], None]
+
+        def user(self, key: str | int | FakeUser) -> FakeUser: ...
+        def channel(self, key: str | int | FakeChannel) -> FakeChannel: ...
+        def command(self, name: str, kind: int = 1) -> dict[str, Any] | None: ...
+
+    @property
+    def _fake(self) -> FakeDiscord:
+        """This mixin as the FakeDiscord it is mixed into (the only class that mixes it in)."""
+        return cast("FakeDiscord", self)
+
     # --- interactions -----------------------------------------------------------------------
-    async def _interaction(self: FakeDiscord, itype: int, user: FakeUser, channel: FakeChannel,
+    async def _interaction(self, itype: int, user: FakeUser, channel: FakeChannel,
                            data: dict[str, Any], *, name: str = "", message: StoredMessage | None = None,
                            size_limit: int | None = None, command_type: int | None = None) -> InteractionHandle:
         world = self.world
@@ -143,9 +166,9 @@ class MemberDriver:
         self.interactions.add(record)
         record.delivered = await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
         self.notify()
-        return InteractionHandle(self, record)
+        return InteractionHandle(self._fake, record)
 
-    def _command(self: FakeDiscord, user: FakeUser, channel: FakeChannel, name: str, kind: int) -> dict[str, Any]:
+    def _command(self, user: FakeUser, channel: FakeChannel, name: str, kind: int) -> dict[str, Any]:
         cmd = self.command(name, kind)
         if cmd is None:
             raise ClientRefused(f"no synced command {name!r} of type {kind}")
@@ -156,7 +179,7 @@ class MemberDriver:
             raise ClientRefused(f"{user.name} lacks the permissions {needed} that {name!r} requires")
         return cmd
 
-    def _resolve_path(self: FakeDiscord, user: FakeUser, channel: FakeChannel,
+    def _resolve_path(self, user: FakeUser, channel: FakeChannel,
                       name: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """The command, the definitions of the leaf's options, and the option nesting to fill."""
         root, *subs = name.split()
@@ -170,12 +193,12 @@ class MemberDriver:
             defs = found.get("options") or []
         return cmd, defs, nest
 
-    def _option(self: FakeDiscord, channel: FakeChannel, spec: dict[str, Any], value: Any,
+    def _option(self, channel: FakeChannel, spec: dict[str, Any], value: Any,
                 resolved: dict[str, dict[str, Any]]) -> dict[str, Any]:
         kind, world = spec["type"], self.world
         if kind == OPTION_ATTACHMENT:
             filename, data = _as_file(f"{spec['name']}.bin", value)
-            att = store_file(self, channel.id, filename, data)
+            att = store_file(self._fake, channel.id, filename, data)
             resolved.setdefault("attachments", {})[str(att.id)] = {**att.payload(), "ephemeral": True}
             return {"name": spec["name"], "type": kind, "value": str(att.id)}
         if kind in (OPTION_USER, OPTION_CHANNEL, OPTION_ROLE, OPTION_MENTIONABLE):
@@ -214,7 +237,7 @@ class MemberDriver:
             leaf = [{**level, "options": leaf}]
         return leaf
 
-    async def slash(self: FakeDiscord, user: FakeUser | str | int, channel: FakeChannel | str | int, name: str,
+    async def slash(self, user: FakeUser | str | int, channel: FakeChannel | str | int, name: str,
                     options: Mapping[str, Any] | None = None, attachments: Mapping[str, FileArg] | None = None,
                     *, attachment_size_limit: int | None = None) -> InteractionHandle:
         """Run `/name` (subcommands: "group sub") as `user` in `channel`; files go in `attachments`."""
@@ -236,7 +259,7 @@ class MemberDriver:
         return await self._interaction(COMMAND, member, chan, data, name=cmd["name"],
                                        size_limit=attachment_size_limit, command_type=1)
 
-    async def autocomplete(self: FakeDiscord, user: FakeUser | str | int, channel: FakeChannel | str | int,
+    async def autocomplete(self, user: FakeUser | str | int, channel: FakeChannel | str | int,
                            command: str, options: Mapping[str, Any], focused: str,
                            *, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Type into option `focused` of `/command`; returns the choices the bot answered with."""
@@ -253,7 +276,7 @@ class MemberDriver:
         handle = await self._interaction(AUTOCOMPLETE, member, chan, data, name=cmd["name"], command_type=1)
         return await handle.choices(timeout)
 
-    async def context_menu(self: FakeDiscord, user: FakeUser | str | int, channel: FakeChannel | str | int,
+    async def context_menu(self, user: FakeUser | str | int, channel: FakeChannel | str | int,
                            name: str, target: StoredMessage | FakeUser) -> InteractionHandle:
         """Apps → `name` on a message (message command) or on a member (user command)."""
         member, chan = self.user(user), self.channel(channel)
@@ -267,7 +290,7 @@ class MemberDriver:
         data = _command_data(cmd, target_id=str(target.id), resolved=resolved)
         return await self._interaction(COMMAND, member, chan, data, name=name, command_type=cmd["type"])
 
-    async def click(self: FakeDiscord, user: FakeUser | str | int, message: StoredMessage | int, custom_id: str,
+    async def click(self, user: FakeUser | str | int, message: StoredMessage | int, custom_id: str,
                     *, values: list[str] | None = None) -> InteractionHandle:
         """Press a button (or pick `values` in a select) on a stored message."""
         msg = message if isinstance(message, StoredMessage) else self.world.messages[message]
@@ -282,7 +305,7 @@ class MemberDriver:
         chan = self.world.channels[msg.channel_id]
         return await self._interaction(COMPONENT, self.user(user), chan, data, message=msg)
 
-    async def submit_modal(self: FakeDiscord, user: FakeUser | str | int, channel: FakeChannel | str | int,
+    async def submit_modal(self, user: FakeUser | str | int, channel: FakeChannel | str | int,
                            custom_id: str | None, values: Mapping[str, str],
                            *, opened_by: InteractionHandle | None = None) -> InteractionHandle:
         """Fill in and submit the modal the bot showed (the latest one shown to `user`, or `opened_by`'s)."""
@@ -308,7 +331,7 @@ class MemberDriver:
         return await self._interaction(MODAL_SUBMIT, member, chan, data, message=source)
 
     # --- messages ---------------------------------------------------------------------------
-    async def say(self: FakeDiscord, user: FakeUser | str | int, channel: FakeChannel | str | int, content: str,
+    async def say(self, user: FakeUser | str | int, channel: FakeChannel | str | int, content: str,
                   *, reply_to: StoredMessage | None = None, mention_bot: bool = False,
                   attachments: Mapping[str, bytes] | None = None) -> StoredMessage:
         """Post as a member. `mention_bot` pings the bot (reply ping when replying, `<@bot>` otherwise)."""
@@ -325,7 +348,7 @@ class MemberDriver:
             payload["content"] = f"{self.world.bot.mention} {content}"
         files = {i: (name, data) for i, (name, data) in enumerate((attachments or {}).items())}
         payload["attachments"] = [{"id": i, "filename": name} for i, (name, _) in files.items()]
-        return await create_message(self, chan.id, member.id, MessageBody(payload, files),
+        return await create_message(self._fake, chan.id, member.id, MessageBody(payload, files),
                                     size_limit=self.world.upload_limit)
 
 

@@ -124,7 +124,8 @@ class FakeDiscord(MemberDriver):
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         server = site._server  # the listening socket tells us the random port
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert server is not None and hasattr(server, "sockets"), "a started TCPSite has its server"
+        self.port = server.sockets[0].getsockname()[1]
         log.info("fake Discord listening on %s", self.url)
         return self
 
@@ -179,7 +180,7 @@ class FakeDiscord(MemberDriver):
         self._tick.set()
         self._tick = asyncio.Event()
 
-    async def wait_until(self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "condition") -> T:
+    async def wait_until(self, predicate: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
         """Wait until `predicate()` is truthy (re-checked on every change in the fake) and return it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -13,7 +13,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.sandbox.fake_discord.rules import check_message, form_error, resolve_mentions
 from bot.sandbox.fake_discord.state import (
@@ -57,12 +57,14 @@ async def read_body(request: web.Request) -> MessageBody:
         files: dict[int, tuple[str, bytes]] = {}
         reader = await request.multipart()
         async for part in reader:
-            name = getattr(part, "name", None) or ""
+            if not isinstance(part, BodyPartReader):  # a nested multipart: Discord reads none either
+                continue
+            name = part.name or ""
             if name == "payload_json":
-                payload = json.loads(await part.text())  # type: ignore[union-attr]
+                payload = json.loads(await part.text())
             elif name.startswith("files[") and name.endswith("]"):
-                data = await part.read(decode=False)  # type: ignore[union-attr]
-                files[int(name[6:-1])] = (getattr(part, "filename", None) or f"file{name[6:-1]}", bytes(data))
+                data = await part.read(decode=False)
+                files[int(name[6:-1])] = (part.filename or f"file{name[6:-1]}", bytes(data))
         body = MessageBody(payload, files)
     else:
         raw = await request.read()

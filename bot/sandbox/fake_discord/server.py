@@ -72,9 +72,9 @@ class Fault:
 
 
 def _error_code(response: web.StreamResponse) -> int | None:
-    if isinstance(response, web.Response) and response.status >= 400 and response.body:
+    if isinstance(response, web.Response) and response.status >= 400 and isinstance(response.body, bytes | bytearray):
         try:
-            body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+            body = json.loads(bytes(response.body))
         except (ValueError, TypeError):
             return None
         return body.get("code") if isinstance(body, dict) else None
@@ -112,6 +112,23 @@ class FaultInjector:
         return json_response({"message": f"{fault.status}: injected fault", "code": 0}, fault.status)
 
 
+async def _answer(fake: FakeDiscord, request: web.Request, handler: Handler, path: str,
+                  fault: Fault | None) -> web.StreamResponse:
+    """One API call's answer: the injected `fault`'s, 401 without the bot token, else the route's."""
+    try:
+        if fault is not None and (faulted := await fake.faults.answer(fault, request, handler)) is not None:
+            return faulted
+        if not _NO_AUTH.match(path) and request.headers.get("Authorization") != f"Bot {fake.token}":
+            raise DiscordError(401, 0, "401: Unauthorized")
+        return await handler(request)
+    except DiscordError as exc:
+        return exc.response()
+    except web.HTTPNotFound:
+        return json_response({"message": "404: Not Found", "code": 0}, 404)
+    except web.HTTPMethodNotAllowed:
+        return json_response({"message": "405: Method Not Allowed", "code": 0}, 405)
+
+
 def build_app(fake: FakeDiscord) -> web.Application:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -121,20 +138,7 @@ def build_app(fake: FakeDiscord) -> web.Application:
         resource = request.match_info.route.resource
         route = resource.canonical[len(API):] if resource is not None else path
         fault = fake.faults.take(request.method, path)
-        response: web.StreamResponse | None = None
-        try:
-            if fault is not None:
-                response = await fake.faults.answer(fault, request, handler)
-            if response is None:
-                if not _NO_AUTH.match(path) and request.headers.get("Authorization") != f"Bot {fake.token}":
-                    raise DiscordError(401, 0, "401: Unauthorized")
-                response = await handler(request)
-        except DiscordError as exc:
-            response = exc.response()
-        except web.HTTPNotFound:
-            response = json_response({"message": "404: Not Found", "code": 0}, 404)
-        except web.HTTPMethodNotAllowed:
-            response = json_response({"message": "405: Method Not Allowed", "code": 0}, 405)
+        response = await _answer(fake, request, handler, path, fault)
         call = RestCall(request.method, path, route, response.status, fake.now(), _error_code(response),
                         request.get(BODY_KEY), fault is not None and fault.delay == 0)
         fake.calls.append(call)

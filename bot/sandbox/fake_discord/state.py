@@ -372,8 +372,8 @@ class World:
                 "guild_id": str(msg.guild_id) if msg.guild_id else None, "fail_if_not_exists": False,
             }
             if not nested:
-                alive = ref is not None and not ref.deleted
-                body["referenced_message"] = self.message_payload(ref, nested=True) if alive else None
+                alive = ref if ref is not None and not ref.deleted else None
+                body["referenced_message"] = self.message_payload(alive, nested=True) if alive else None
         return body
 
     def visible_history(self, channel_id: int) -> list[StoredMessage]:

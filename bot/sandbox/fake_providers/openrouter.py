@@ -224,7 +224,7 @@ class FakeOpenRouter(FakeRelay):
             task.add_done_callback(self._webhook_tasks.discard)
         return self._job_response(job, status=202)
 
-    def _validate(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _validate(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 (the spec's checks, in its order)
         unknown = sorted(set(body) - _BODY_FIELDS)
         if unknown:
             raise Rejected(400, f"Invalid request parameters: unknown field '{unknown[0]}'")
@@ -263,6 +263,7 @@ class FakeOpenRouter(FakeRelay):
             if not ok:
                 raise Rejected(400, "Invalid request parameters: callback_url must be an https URL")
         previous = body.get("previous_job_id")
+        parent: FakeJob | None = None
         if previous is not None:
             parent = self.jobs.get(previous) if isinstance(previous, str) else None
             if parent is None or parent.state(self.clock(), self.queue_fraction) != "completed":
@@ -271,7 +272,7 @@ class FakeOpenRouter(FakeRelay):
                 raise Rejected(400, "Invalid request parameters: a continuation runs on the same model")
             if slug not in self.continuation_models:
                 raise Rejected(400, f"Invalid request parameters: {slug} does not support previous_job_id")
-        seconds = duration or (parent.seconds if previous is not None else min(durations or [5]))
+        seconds = duration or (parent.seconds if parent is not None else min(durations or [5]))
         return {"prompt": prompt, "model": slug, "size": size, "seconds": seconds,
                 "image_mime": mimes.get("first_frame"), "last_frame_mime": mimes.get("last_frame"),
                 "remixed_from": previous, "callback_url": callback}

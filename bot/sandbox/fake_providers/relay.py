@@ -1,3 +1,4 @@
+# Over 400 lines on purpose: one fake server of every relay dialect (their data: relay_dialects.py).
 """`FakeRelay`: a working fake of the Sora relays, a real aiohttp server on 127.0.0.1 (random ports).
 
 It speaks one dialect per instance (`dialect="openai" | "juheapi" | "xingchaoyiqing"`) with that
@@ -188,7 +189,8 @@ class FakeRelay:
         api, cdn = web.TCPSite(self._runner, "127.0.0.1", 0), web.TCPSite(self._runner, "127.0.0.1", 0)
         await api.start()
         await cdn.start()
-        self._ports = (api._server.sockets[0].getsockname()[1], cdn._server.sockets[0].getsockname()[1])
+        self._ports = (api._server.sockets[0].getsockname()[1],  # type: ignore[union-attr]
+                       cdn._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         self._stopping.set()  # releases hanging handlers

@@ -166,7 +166,7 @@ async def read_create(dialect: str, request: web.Request) -> dict[str, Any]:
     return await _openai_create(request, strict=dialect == "openai")
 
 
-async def _openai_create(request: web.Request, *, strict: bool) -> dict[str, Any]:
+async def _openai_create(request: web.Request, *, strict: bool) -> dict[str, Any]:  # noqa: C901 (JSON or form, then the checks)
     image: bytes | None = None
     image_mime = None
     if request.content_type == "application/json":
