@@ -15,8 +15,8 @@ ENGINE = pathlib.Path(__file__).resolve().parents[1] / "bot" / "engine"
 
 
 def protocol_methods() -> list[str]:
-    return sorted(name for name, value in vars(JobStore).items()
-                  if not name.startswith("_") and inspect.isfunction(value))
+    return sorted(name for name, value in inspect.getmembers(JobStore, inspect.isfunction)  # QuotaStore's too
+                  if not name.startswith("_"))
 
 
 def mismatches(store: type) -> list[str]:
