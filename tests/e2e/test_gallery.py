@@ -3,17 +3,20 @@ private; managers may look at another member's videos, members may not."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
+from bot.domain.jobs import JobState
 from bot.sandbox.fake_discord import ClientRefused
-from bot.sandbox.product import running_product
+from bot.sandbox.product import Product, running_product
 from tests.e2e.product import is_result, job_id_of, product_settings
 
 
-async def make_videos(fake, user: str, prompts: list[str]) -> list[tuple[int, int]]:
-    """(job id, result message id) of each, in order."""
+async def make_videos(fake, product: Product, user: str, prompts: list[str]) -> list[tuple[int, int]]:
+    """(job id, result message id) of each, in order, once each is recorded as delivered: the result
+    is posted before the delivered state is written, and the gallery lists delivered jobs only."""
     made = []
     for prompt in prompts:
         handle = await fake.slash(user, "general", "sora", {"prompt": prompt})
@@ -23,6 +26,10 @@ async def make_videos(fake, user: str, prompts: list[str]) -> list[tuple[int, in
     for job_id in made:
         post = await fake.wait_for_message(lambda m, j=job_id: is_result(m, j), channel="general", timeout=60)
         results.append((job_id, post.id))
+    async with asyncio.timeout(30):
+        while [job.state for job in (await product.bot.repo.jobs_by_ids(made)).values()] != \
+                [JobState.DELIVERED] * len(made):
+            await asyncio.sleep(0.05)
     return results
 
 
@@ -33,7 +40,7 @@ def listed(content: str) -> list[int]:
 async def test_gallery_pages_newest_first_with_links(fake, tmp_path):
     settings = product_settings(tmp_path, fake, QUOTA_USER_VIDEOS_PER_DAY=20, QUOTA_USER_CONCURRENT=12)
     async with running_product(fake, settings) as product:
-        made = await make_videos(fake, "alice", [f"clip number {i}" for i in range(12)])
+        made = await make_videos(fake, product, "alice", [f"clip number {i}" for i in range(12)])
         delivered = sorted([(await product.bot.repo.get_job(j)) for j, _ in made],
                            key=lambda job: (job.delivered_at, job.id), reverse=True)
         newest_first = [job.id for job in delivered]
@@ -58,8 +65,8 @@ async def test_gallery_pages_newest_first_with_links(fake, tmp_path):
 
 
 async def test_gallery_of_another_member_is_for_managers_only(fake, tmp_path):
-    async with running_product(fake, product_settings(tmp_path, fake)):
-        [(job_id, _)] = await make_videos(fake, "alice", ["a heron"])
+    async with running_product(fake, product_settings(tmp_path, fake)) as product:
+        [(job_id, _)] = await make_videos(fake, product, "alice", ["a heron"])
         alice = fake.user("alice")
         refused = await (await fake.slash("bob", "general", "sora-gallery", {"member": alice})).original()
         assert refused.ephemeral and "Only server managers" in refused.content
