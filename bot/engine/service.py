@@ -194,6 +194,13 @@ class JobService:
         can_continue = getattr(self.ctx.provider, "can_continue", None)  # OpenRouter: only some models
         if can_continue is not None and not can_continue(parent.model):
             return Outcome(continuation_unsupported(parent.model), refusal="remix_unsupported")
+        return await self._continue(who, parent, kind="remix", prompt=prompt, seconds=parent.seconds,
+                                    reply_to_message_id=reply_to_message_id)
+
+    async def _continue(self, who: Requester, parent: Job, *, kind: str, prompt: str, seconds: int,
+                        reply_to_message_id: int | None) -> Outcome:
+        """A new job of `kind` that continues `parent` (a remix or an extension), answering the source's
+        result: the change is checked, then the member's gate, then the same create path as /sora."""
         try:
             prompt = validate_remix_prompt(prompt, max_prompt_chars=self.settings.sora_max_prompt_chars)
         except errors.InvalidRequest as exc:
@@ -202,8 +209,8 @@ class JobService:
         if refusal:
             return Outcome(refusal, refusal="blocked")
         return await self._create(who, NewJob(
-            guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind="remix", prompt=prompt,
-            model=parent.model, size=parent.size, seconds=parent.seconds, provider=self.ctx.provider.name,
+            guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind=kind, prompt=prompt,
+            model=parent.model, size=parent.size, seconds=seconds, provider=self.ctx.provider.name,
             idempotency_key=_key(), parent_job_id=parent.id,
             reply_to_message_id=reply_to_message_id or parent.result_message_id))
 
@@ -241,18 +248,8 @@ class JobService:
             return Outcome(controls_words.extend_refused(parent.id), refusal="invalid")
         if seconds not in lengths:
             return Outcome(controls_words.extend_bad_length(str(seconds), lengths), refusal="invalid")
-        try:
-            prompt = validate_remix_prompt(prompt, max_prompt_chars=self.settings.sora_max_prompt_chars)
-        except errors.InvalidRequest as exc:
-            return Outcome(exc.user_message, refusal="invalid")
-        refusal = await self._gate(who)
-        if refusal:
-            return Outcome(refusal, refusal="blocked")
-        return await self._create(who, NewJob(
-            guild_id=who.guild_id, channel_id=who.channel_id, user_id=who.user_id, kind="extend", prompt=prompt,
-            model=parent.model, size=parent.size, seconds=seconds, provider=self.ctx.provider.name,
-            idempotency_key=_key(), parent_job_id=parent.id,
-            reply_to_message_id=reply_to_message_id or parent.result_message_id))
+        return await self._continue(who, parent, kind="extend", prompt=prompt, seconds=seconds,
+                                    reply_to_message_id=reply_to_message_id)
 
     # --- steps ---------------------------------------------------------------------------------------
     def _validate(self, request: CreateVideo, image: bytes | None, catalog: Catalog,
