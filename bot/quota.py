@@ -10,7 +10,7 @@ cooldown between a member's submissions, and allow-lists of models, sizes and du
 
 Semantics worth knowing:
 - Concurrency caps never refuse: an accepted job over a cap waits locally (`Decision.must_wait`)
-  and the engine starts it when `may_start` says so (DESIGN: "local wait when caps are reached").
+  and the engine starts it when `may_start` says so (docs/ARCHITECTURE.md's lifecycle: "local wait").
 - `bypass=True` (server managers, bot owners) skips every limit that meters the member's usage
   (daily counts and seconds, the monthly allowance and budget, the cooldown, the per-member
   concurrency cap) but keeps the allow-lists (a server policy that a manager changes with
