@@ -22,7 +22,7 @@ from bot.engine.controls import default_length, extend
 from cogs.common import MAX_JOB_ID_DIGITS, missing_permissions_text, requester_from_interaction, sora_bot, speak_to
 from cogs.controls import send_outcome
 from cogs.remix import job_id_from_message
-from cogs.remix_action import can_view_parent
+from cogs.remix_action import visible_parent
 from cogs.views import MODAL_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class ExtendModal(discord.ui.Modal):
         if missing:
             await interaction.followup.send(missing, ephemeral=True)
             return
-        parent = await bot.repo.get_job(self.job_id) if 0 < self.job_id < 10 ** MAX_JOB_ID_DIGITS else None
-        if parent is None or not can_view_parent(interaction, parent):
+        parent = await visible_parent(interaction, self.job_id)
+        if parent is None:
             await interaction.followup.send(words.extend_refused(self.job_id), ephemeral=True)
             return
         outcome = await extend(bot.jobs, requester_from_interaction(interaction), parent, self.next.value,

@@ -8,6 +8,7 @@ import logging
 
 import discord
 
+from bot.domain.records import Job
 from bot.texts import remix_refused
 from cogs.common import MAX_JOB_ID_DIGITS, missing_permissions_text, requester_from_interaction, sora_bot
 
@@ -23,8 +24,8 @@ async def remix_from_interaction(interaction: discord.Interaction, job_id: int, 
     if missing:
         await interaction.followup.send(missing, ephemeral=True)
         return
-    parent = await bot.repo.get_job(job_id) if 0 < job_id < 10 ** MAX_JOB_ID_DIGITS else None
-    if parent is None or not can_view_parent(interaction, parent):
+    parent = await visible_parent(interaction, job_id)
+    if parent is None:
         log.info("remix of job %s refused to user %s", job_id, interaction.user.id,
                  extra={"guild": interaction.guild_id, "user": interaction.user.id})
         await interaction.followup.send(remix_refused(job_id), ephemeral=True)
@@ -34,7 +35,14 @@ async def remix_from_interaction(interaction: discord.Interaction, job_id: int, 
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
-def can_view_parent(interaction: discord.Interaction, parent) -> bool:
+async def visible_parent(interaction: discord.Interaction, job_id: int) -> Job | None:
+    """The job `job_id` when it exists and the member may see the channel its video was posted in."""
+    bot = sora_bot(interaction.client)
+    parent = await bot.repo.get_job(job_id) if 0 < job_id < 10 ** MAX_JOB_ID_DIGITS else None
+    return parent if parent is not None and can_view_parent(interaction, parent) else None
+
+
+def can_view_parent(interaction: discord.Interaction, parent: Job) -> bool:
     """The member may see the channel the parent video was posted in (same server, View Channel)."""
     guild = interaction.guild
     if guild is None or parent.guild_id != guild.id:
