@@ -58,21 +58,11 @@ async def require_postgres() -> None:
 @contextlib.asynccontextmanager
 async def fresh_database() -> AsyncIterator[str]:
     """Create a database with a random name; yield its URL; drop it (even if sessions linger)."""
-    await require_postgres()
-    name = f"sora_test_{secrets.token_hex(6)}"
-    admin = await _admin()
+    url = await _create()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url
     finally:
-        await admin.close()
-    try:
-        yield _db_url(name)
-    finally:
-        admin = await _admin()
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _drop([url])
 
 
 # --- the backend switch: TEST_DATABASE=postgres runs the database-touching tests on PostgreSQL ----------
